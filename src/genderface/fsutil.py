@@ -1,0 +1,43 @@
+"""Write outputs to a temporary path beside the target and rename into place, never half-written."""
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_path(final: Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary sibling of `final` (file or folder); rename it over `final` on success.
+
+    Leftovers of an earlier killed run are removed first; on any failure the temporary is removed
+    and `final` is left as it was.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):
+        _remove(stale)
+    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}{suffix}"
+    try:
+        yield tmp
+        if final.is_dir():
+            shutil.rmtree(final)
+        tmp.replace(final)
+    except BaseException:
+        if tmp.exists() or tmp.is_symlink():
+            _remove(tmp)
+        raise
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write pretty, key-sorted JSON atomically (stable bytes for git and DVC)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

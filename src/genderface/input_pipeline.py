@@ -1,0 +1,57 @@
+"""tf.data input pipeline over the preprocessed TFRecord shards."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import tensorflow as tf
+
+from genderface.preprocess import META_FILE
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """What preprocess wrote: image size, class names (index = label) and per-split class counts."""
+
+    image_size: int
+    classes: list[str]
+    counts: dict[str, dict[str, int]]
+
+    @classmethod
+    def read(cls, shards_dir: Path) -> "ShardInfo":
+        meta = json.loads((shards_dir / META_FILE).read_text())
+        return cls(meta["image_size"], meta["classes"], meta["counts"])
+
+
+def load_split(shards_dir: Path, split: str, image_size: int) -> tf.data.Dataset:
+    """Stream (image uint8 of shape (size, size, 3), label float32) for one split."""
+    files = sorted(str(p) for p in shards_dir.glob(f"{split}-*.tfrecord"))
+    spec = {
+        "image": tf.io.FixedLenFeature([], tf.string),
+        "label": tf.io.FixedLenFeature([], tf.int64),
+    }
+
+    def parse(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        example = tf.io.parse_single_example(record, spec)
+        pixels = tf.io.decode_raw(example["image"], tf.uint8)
+        return tf.reshape(pixels, (image_size, image_size, 3)), tf.cast(example["label"], tf.float32)
+
+    return tf.data.TFRecordDataset(files).map(parse, num_parallel_calls=AUTOTUNE)
+
+
+def batched(
+    dataset: tf.data.Dataset, batch_size: int, shuffle_seed: int | None = None
+) -> tf.data.Dataset:
+    """Cache uint8 examples in memory, optionally reshuffle each epoch (seeded), batch, prefetch.
+
+    Batches are float32 pixels in [0, 255]: scaling is the model's job, as in predict.
+    """
+    dataset = dataset.cache()
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(10_000, seed=shuffle_seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size).map(
+        lambda images, labels: (tf.cast(images, tf.float32), labels), num_parallel_calls=AUTOTUNE
+    )
+    return dataset.prefetch(AUTOTUNE)

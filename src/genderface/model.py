@@ -1,0 +1,93 @@
+"""The classifier: VGG16 base under a small head, with augmentation and VGG16 preprocessing inside.
+
+Keeping preprocessing in the model means train, evaluate and predict all feed it the same thing,
+raw RGB pixels in [0, 255], and cannot drift apart (the original project's validation data was
+never rescaled). Augmentation layers are active only in training.
+"""
+
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from genderface.errors import GenderfaceError
+from genderface.params import AugmentParams, ModelParams
+
+BASE_NAME = "vgg16"
+
+
+@keras.saving.register_keras_serializable(package="genderface")
+class VGG16Preprocess(layers.Layer):
+    """keras.applications.vgg16.preprocess_input as a layer (RGB to BGR, ImageNet mean removed)."""
+
+    def call(self, inputs):
+        return keras.applications.vgg16.preprocess_input(inputs)
+
+
+def resolve_weights(weights: str) -> str | None:
+    """Map model.weights to what keras.applications.VGG16 takes."""
+    if weights == "imagenet":
+        return "imagenet"
+    if weights == "none":
+        return None
+    path = Path(weights)
+    if path.suffix != ".h5" or not path.is_file():
+        raise GenderfaceError(
+            f"model.weights {weights!r}: expected imagenet, none, or an existing VGG16 .h5 file"
+        )
+    return str(path)
+
+
+def augmentation(params: AugmentParams, seed: int) -> keras.Sequential:
+    """Random flip/rotation/zoom/translation/contrast; a factor of 0 leaves that layer out."""
+    steps: list[layers.Layer] = []
+    if params.flip:
+        steps.append(layers.RandomFlip("horizontal", seed=seed))
+    if params.rotation:
+        steps.append(layers.RandomRotation(params.rotation, seed=seed + 1))
+    if params.zoom:
+        steps.append(layers.RandomZoom((-params.zoom, params.zoom), seed=seed + 2))
+    if params.translation:
+        steps.append(layers.RandomTranslation(params.translation, params.translation, seed=seed + 3))
+    if params.contrast:
+        steps.append(layers.RandomContrast(params.contrast, seed=seed + 4))
+    return keras.Sequential(steps, name="augment")
+
+
+def build_model(
+    image_size: int, params: ModelParams, augment: AugmentParams, seed: int
+) -> keras.Model:
+    """Frozen VGG16 (include_top=False) + pooling + Dense/Dropout/L2 head + sigmoid output.
+
+    The head normalises the pooled features first, so it learns at one learning rate whether the
+    base carries ImageNet weights or random ones (the offline demo and tests).
+    """
+    base = keras.applications.VGG16(
+        include_top=False,
+        weights=resolve_weights(params.weights),
+        input_shape=(image_size, image_size, 3),
+        name=BASE_NAME,
+    )
+    base.trainable = False
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    x = augmentation(augment, seed)(inputs)
+    x = VGG16Preprocess(name="vgg16_preprocess")(x)
+    x = base(x, training=False)
+    x = layers.GlobalAveragePooling2D()(x) if params.pooling == "avg" else layers.Flatten()(x)
+    x = layers.BatchNormalization(momentum=0.9, name="head_norm")(x)
+    x = layers.Dense(
+        params.head_units,
+        activation="relu",
+        kernel_regularizer=keras.regularizers.L2(params.l2),
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+        name="head_dense",
+    )(x)
+    x = layers.Dropout(params.dropout, seed=seed, name="head_dropout")(x)
+    outputs = layers.Dense(
+        1,
+        activation="sigmoid",
+        dtype="float32",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1),
+        name="probability",
+    )(x)
+    return keras.Model(inputs, outputs, name="genderface_vgg16")

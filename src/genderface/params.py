@@ -1,0 +1,118 @@
+"""params.yaml parsed once into typed, validated objects, so a bad key fails before any work starts."""
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from genderface.errors import GenderfaceError
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DemoParams(_Section):
+    """The synthetic offline dataset: images per class, in the real archive's 65/35 ratio by default."""
+
+    man: int = Field(130, ge=4, le=100_000)
+    woman: int = Field(70, ge=4, le=100_000)
+    size: int = Field(96, ge=16, le=512)
+    seed: int = Field(0, ge=0)
+
+
+class DataParams(_Section):
+    source: str = Field(min_length=1)
+    image_size: int = Field(ge=32, le=512)
+    demo: DemoParams = DemoParams()
+
+
+class SplitParams(_Section):
+    seed: int = Field(ge=0)
+    train: float = Field(gt=0, lt=1)
+    test: float = Field(gt=0, lt=1)
+    validation: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> "SplitParams":
+        total = self.train + self.test + self.validation
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            raise ValueError(f"train + test + validation must be 1, got {total:g}")
+        return self
+
+
+class PreprocessParams(_Section):
+    images_per_shard: int = Field(ge=1)
+
+
+class ModelParams(_Section):
+    weights: str = Field(
+        min_length=1, description="imagenet | none | path to a VGG16 no-top weights .h5 file"
+    )
+    pooling: Literal["avg", "flatten"]
+    head_units: int = Field(ge=1)
+    dropout: float = Field(ge=0, lt=1)
+    l2: float = Field(ge=0)
+
+
+class AugmentParams(_Section):
+    flip: bool
+    rotation: float = Field(ge=0, le=1, description="fraction of a full turn")
+    zoom: float = Field(ge=0, lt=1)
+    translation: float = Field(ge=0, lt=1)
+    contrast: float = Field(ge=0, le=1)
+
+
+class TrainParams(_Section):
+    seed: int = Field(ge=0)
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    optimizer: Literal["adam", "sgd", "rmsprop"]
+    class_weights: Literal["balanced", "none"]
+    augment: AugmentParams
+
+
+class EvaluateParams(_Section):
+    batch_size: int = Field(ge=1)
+    threshold: float = Field(gt=0, lt=1)
+
+
+class Params(_Section):
+    data: DataParams
+    split: SplitParams
+    preprocess: PreprocessParams
+    model: ModelParams
+    train: TrainParams
+    evaluate: EvaluateParams
+
+
+def parse_params(raw: object, origin: str = str(PARAMS_FILE)) -> Params:
+    """Validate a params mapping; the first problem becomes one line naming the key."""
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown key; remove it or check its spelling"
+        elif first["type"] != "missing":
+            message += f" (got {first['input']!r})"
+        raise GenderfaceError(f"{origin}: {key}: {message}") from None
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """Read and validate params.yaml."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise GenderfaceError(f"{path}: not found; run from the project root") from None
+    except yaml.YAMLError as err:
+        first_line = str(err).splitlines()[0]
+        raise GenderfaceError(f"{path}: not valid YAML ({first_line}); fix the file") from None
+    return parse_params(raw, str(path))

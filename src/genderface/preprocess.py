@@ -1,0 +1,66 @@
+"""Preprocess: decode every image once, resize, and write a few sharded TFRecord files per split.
+
+A few large files (rather than 27k small ones) are what DVC hashes, stores and pushes fast, and what
+tf.data streams without re-decoding JPEG/PNG every epoch.
+"""
+
+import logging
+import math
+from pathlib import Path
+
+import pandas as pd
+import tensorflow as tf
+from tqdm import tqdm
+
+from genderface.fsutil import atomic_path, write_json
+from genderface.images import ImageError, load_rgb
+from genderface.split import SPLITS
+
+log = logging.getLogger("preprocess")
+
+META_FILE = "meta.json"
+
+
+def _example(pixels: bytes, label: int, path: str) -> bytes:
+    feature = {
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[pixels])),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+        "path": tf.train.Feature(bytes_list=tf.train.BytesList(value=[path.encode()])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def write_shards(
+    manifest: pd.DataFrame, raw_dir: Path, out_dir: Path, image_size: int, images_per_shard: int
+) -> dict:
+    """Write <split>-NNNNN-of-MMMMM.tfrecord files and meta.json into out_dir, atomically.
+
+    Images that cannot be decoded are skipped and listed in meta.json under "skipped".
+    """
+    classes = sorted(manifest["label"].unique())
+    meta: dict = {"image_size": image_size, "classes": classes, "counts": {}, "skipped": []}
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        progress = tqdm(total=len(manifest), desc="writing shards", unit="img", mininterval=1.0)
+        for split_name in SPLITS:
+            rows = manifest[manifest["split"] == split_name].sort_values("path")
+            n_shards = max(1, math.ceil(len(rows) / images_per_shard))
+            counts = dict.fromkeys(classes, 0)
+            for shard in range(n_shards):
+                chunk = rows.iloc[shard * images_per_shard : (shard + 1) * images_per_shard]
+                name = f"{split_name}-{shard:05d}-of-{n_shards:05d}.tfrecord"
+                with tf.io.TFRecordWriter(str(tmp / name)) as writer:
+                    for row in chunk.itertuples():
+                        progress.update()
+                        try:
+                            pixels = load_rgb(raw_dir / row.path, image_size)
+                        except ImageError as err:
+                            log.warning("skipping %s", err)
+                            meta["skipped"].append(row.path)
+                            continue
+                        writer.write(_example(pixels.tobytes(), classes.index(row.label), row.path))
+                        counts[row.label] += 1
+            meta["counts"][split_name] = counts
+        progress.close()
+        write_json(tmp / META_FILE, meta)
+    return meta

@@ -1,0 +1,172 @@
+"""Data sources: put a dataset laid out as faces/<class>/<image> into data/raw, whatever its origin.
+
+`data.source` selects one of: `demo` (synthetic, offline), `kaggle:<owner>/<slug>[/versions/N]`
+(via kagglehub), a local .zip / .tar.gz / .tgz / .tar archive, or a local directory. The result is
+staged in a hidden temporary folder beside the destination and renamed into place only when it is
+complete, so a failure never leaves a partial data/raw.
+"""
+
+import logging
+import re
+import shutil
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from genderface.demo import write_demo
+from genderface.errors import GenderfaceError
+from genderface.fsutil import atomic_path
+from genderface.params import DemoParams
+
+log = logging.getLogger("download")
+
+FACES = "faces"
+KAGGLE_PREFIX = "kaggle:"
+_KAGGLE_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+(/versions/\d+)?$")
+_ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+_SOURCE_HELP = "use demo, kaggle:<owner>/<slug>[/versions/N], or a path to a .zip/.tar.gz or folder"
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """What was downloaded: written to metrics/source.json so every run says what data it saw."""
+
+    source: str
+    synthetic: bool
+    counts: dict[str, int]
+
+    def as_metrics(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "synthetic": self.synthetic,
+            "images": sum(self.counts.values()),
+            "classes": dict(self.counts),
+        }
+
+
+def fetch(source: str, demo: DemoParams, dest: Path) -> SourceSummary:
+    """Materialize `source` at dest/faces/<class>/..., atomically."""
+    with atomic_path(dest) as staging:
+        staging.mkdir()
+        synthetic = _materialize(source, demo, staging)
+        counts = class_counts(staging / FACES)
+    return SourceSummary(source=source, synthetic=synthetic, counts=counts)
+
+
+def _materialize(source: str, demo: DemoParams, staging: Path) -> bool:
+    """Fill staging/faces; return whether the data is synthetic."""
+    if source == "demo":
+        log.info("source: demo (SYNTHETIC images, for offline runs; not real faces)")
+        write_demo(demo, staging / FACES)
+        return True
+    if source.startswith(KAGGLE_PREFIX):
+        _take_faces(_download_kaggle(source.removeprefix(KAGGLE_PREFIX)), staging, source)
+        return False
+    if re.match(r"^[a-zA-Z][\w+.-]*:", source) and not Path(source).exists():
+        raise GenderfaceError(f"data.source {source!r}: unknown scheme; {_SOURCE_HELP}")
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise GenderfaceError(f"data.source {source!r}: no such file or folder; {_SOURCE_HELP}")
+    if path.is_dir():
+        log.info("source: folder %s", path)
+        _take_faces(path, staging, source)
+        return False
+    if not path.name.lower().endswith(_ARCHIVE_SUFFIXES):
+        raise GenderfaceError(f"data.source {source!r}: not a supported archive; {_SOURCE_HELP}")
+    log.info("source: archive %s", path)
+    extracted = staging / "extracted"
+    _extract(path, extracted)
+    faces = find_faces_dir(extracted, source)
+    faces.rename(staging / FACES)
+    shutil.rmtree(extracted)
+    return False
+
+
+def _take_faces(root: Path, staging: Path, source: str) -> None:
+    shutil.copytree(find_faces_dir(root, source), staging / FACES)
+
+
+def find_faces_dir(root: Path, source: str) -> Path:
+    """The shallowest folder named faces/ under root that holds class folders with files."""
+    candidates = [root] if root.name == FACES else []
+    candidates += sorted(root.rglob(FACES), key=lambda p: (len(p.parts), str(p)))
+    for candidate in candidates:
+        classes = class_counts(candidate) if candidate.is_dir() else {}
+        if len(classes) > 2:
+            raise GenderfaceError(
+                f"data.source {source!r}: {FACES}/ has {len(classes)} class folders "
+                f"({', '.join(classes)}); the model is binary, keep exactly two"
+            )
+        if len(classes) == 2:
+            return candidate
+    raise GenderfaceError(
+        f"data.source {source!r}: no {FACES}/<class>/ folders with images inside; "
+        "lay it out like the Kaggle archive (faces/man/..., faces/woman/...)"
+    )
+
+
+def class_counts(faces: Path) -> dict[str, int]:
+    """Files per class folder, for class folders that hold at least one file (sorted by name)."""
+    counts = {}
+    for class_dir in sorted(p for p in faces.iterdir() if p.is_dir()):
+        n = sum(1 for f in class_dir.iterdir() if f.is_file() and not f.name.startswith("."))
+        if n:
+            counts[class_dir.name] = n
+    return counts
+
+
+def _extract(archive: Path, target: Path) -> None:
+    """Extract refusing members that would land outside target (zip-slip, absolute paths, links)."""
+    target.mkdir()
+    try:
+        if archive.name.lower().endswith(".zip"):
+            with zipfile.ZipFile(archive) as zf:
+                for member in zf.infolist():
+                    _check_member(archive, target, member.filename)
+                zf.extractall(target)
+        else:
+            with tarfile.open(archive) as tf:
+                tf.extractall(target, filter="data")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+        raise GenderfaceError(
+            f"data.source {str(archive)!r}: cannot extract ({err}); check the archive is complete"
+        ) from None
+
+
+def _check_member(archive: Path, target: Path, name: str) -> None:
+    resolved = (target / name).resolve()
+    if Path(name).is_absolute() or not resolved.is_relative_to(target.resolve()):
+        raise GenderfaceError(
+            f"data.source {str(archive)!r}: member {name!r} points outside the archive; refusing"
+        )
+
+
+def _download_kaggle(handle: str) -> Path:
+    """Download through kagglehub (its own cache; credentials from env or ~/.kaggle)."""
+    import kagglehub
+    import requests
+    from kagglehub.exceptions import KaggleApiHTTPError, NotFoundError, UnauthenticatedError
+
+    if not _KAGGLE_HANDLE.match(handle):
+        raise GenderfaceError(
+            f"data.source 'kaggle:{handle}': expected kaggle:<owner>/<slug>[/versions/N]"
+        )
+    log.info("source: Kaggle dataset %s (via kagglehub)", handle)
+    try:
+        return Path(kagglehub.dataset_download(handle))
+    except (NotFoundError, UnauthenticatedError, KaggleApiHTTPError) as err:
+        status = getattr(getattr(err, "response", None), "status_code", None)
+        if isinstance(err, NotFoundError) or status == 404:
+            raise GenderfaceError(
+                f"Kaggle dataset {handle!r} not found; check data.source (owner/slug)"
+            ) from None
+        raise GenderfaceError(
+            f"Kaggle refused {handle!r} ({status or type(err).__name__}); set KAGGLE_USERNAME and "
+            "KAGGLE_KEY or ~/.kaggle/kaggle.json, and accept the dataset's terms on kaggle.com"
+        ) from None
+    except requests.RequestException as err:
+        raise GenderfaceError(
+            f"cannot reach Kaggle to download {handle!r} ({type(err).__name__}); check the network, "
+            "or download the archive yourself and set data.source to its path"
+        ) from None

@@ -1,0 +1,76 @@
+"""Training: compile the model and fit it on the train split, validating each epoch."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.utils.class_weight import compute_class_weight
+
+from genderface.fsutil import atomic_path, write_json
+from genderface.input_pipeline import ShardInfo, batched, load_split
+from genderface.model import build_model
+from genderface.params import Params
+
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    info: ShardInfo
+
+    @classmethod
+    def from_shards(cls, shards_dir: Path, params: Params) -> "TrainingData":
+        info = ShardInfo.read(shards_dir)
+        size, batch = info.image_size, params.train.batch_size
+        return cls(
+            train=batched(load_split(shards_dir, "train", size), batch, params.train.seed),
+            validation=batched(load_split(shards_dir, "validation", size), batch),
+            info=info,
+        )
+
+
+def class_weights(counts: dict[str, int], mode: str) -> dict[int, float] | None:
+    """Weights inversely proportional to class frequency (scikit-learn's "balanced"), or None."""
+    if mode == "none":
+        return None
+    labels = np.repeat(np.arange(len(counts)), list(counts.values()))
+    weights = compute_class_weight("balanced", classes=np.arange(len(counts)), y=labels)
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def train(
+    params: Params, data: TrainingData, callbacks: list[keras.callbacks.Callback]
+) -> tuple[keras.Model, keras.callbacks.History]:
+    """Build, compile and fit the model; seeds come from params.train.seed."""
+    cfg = params.train
+    keras.utils.set_random_seed(cfg.seed)
+    model = build_model(data.info.image_size, params.model, cfg.augment, cfg.seed)
+    model.compile(
+        optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=cfg.learning_rate),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
+    )
+    history = model.fit(
+        data.train,
+        validation_data=data.validation,
+        epochs=cfg.epochs,
+        class_weight=class_weights(data.info.counts["train"], cfg.class_weights),
+        callbacks=callbacks,
+        verbose=2,
+    )
+    return model, history
+
+
+def save_model(model: keras.Model, classes: list[str], model_path: Path) -> None:
+    """Write model.keras and its label sidecar (<name>.json), each via a temporary name."""
+    with atomic_path(model_path, suffix=".keras") as tmp:
+        model.save(tmp)
+    write_json(model_path.with_suffix(".json"), {"classes": classes})

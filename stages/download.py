@@ -1,0 +1,18 @@
+"""DVC stage `download`: data.source -> data/raw/faces/<class>/..., and metrics/source.json."""
+
+from pathlib import Path
+
+from genderface.errors import run_main
+from genderface.fsutil import write_json
+from genderface.params import load_params
+from genderface.sources import fetch
+
+
+def main() -> None:
+    params = load_params()
+    summary = fetch(params.data.source, params.data.demo, Path("data/raw"))
+    write_json(Path("metrics/source.json"), summary.as_metrics())
+
+
+if __name__ == "__main__":
+    run_main(main)

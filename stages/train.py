@@ -1,0 +1,22 @@
+"""DVC stage `train`: data/shards -> models/model.keras (+ model.json), curves in metrics/train."""
+
+from pathlib import Path
+
+from dvclive import Live
+from dvclive.keras import DVCLiveCallback
+
+from genderface.errors import run_main
+from genderface.params import load_params
+from genderface.training import TrainingData, save_model, train
+
+
+def main() -> None:
+    params = load_params()
+    data = TrainingData.from_shards(Path("data/shards"), params)
+    with Live("metrics/train", dvcyaml=False, save_dvc_exp=False) as live:
+        model, _ = train(params, data, callbacks=[DVCLiveCallback(live=live)])
+    save_model(model, data.info.classes, Path("models/model.keras"))
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,91 @@
+"""Shared fixtures: tiny generated images and params, the real shared sample, a tiny trained model."""
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from genderface.params import Params, parse_params
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_ZIP = REPO.parent / "shared" / "data" / "genderface-sample.zip"
+
+os.environ["DVC_NO_ANALYTICS"] = "1"
+
+
+def tiny_params_dict(**overrides: object) -> dict:
+    """The project's params.yaml shrunk to CPU-test size; overrides are dotted keys."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    settings = {
+        "data.image_size": 32,
+        "data.demo": {"man": 26, "woman": 14, "size": 48, "seed": 0},
+        "train.epochs": 1,
+        "train.batch_size": 16,
+        "model.head_units": 8,
+        **overrides,
+    }
+    for dotted, value in settings.items():
+        *parents, leaf = dotted.split(".")
+        node = raw
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return raw
+
+
+@pytest.fixture
+def tiny_params() -> Params:
+    return parse_params(tiny_params_dict())
+
+
+def image_bytes(color: tuple[int, int, int], fmt: str = "JPEG", size: int = 40) -> bytes:
+    """A small solid-colour image with some noise, encoded as fmt."""
+    rng = np.random.default_rng(sum(color))
+    pixels = np.clip(np.array(color) + rng.integers(-20, 21, (size, size, 3)), 0, 255)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def write_faces(root: Path, per_class: int = 6) -> Path:
+    """root/faces/{man,woman}/<class>_<i>.jpg; every third one is PNG data under a .jpg name."""
+    for label, color in (("man", (40, 60, 200)), ("woman", (200, 80, 40))):
+        folder = root / "faces" / label
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            fmt = "PNG" if i % 3 == 0 else "JPEG"
+            shade = (color[0] + i, color[1], color[2])
+            (folder / f"{label}_{i}.jpg").write_bytes(image_bytes(shade, fmt))
+    return root
+
+
+@pytest.fixture
+def sample_zip() -> Path:
+    if not SAMPLE_ZIP.is_file():
+        pytest.skip(f"real sample not found at {SAMPLE_ZIP} (../shared is absent on this machine)")
+    return SAMPLE_ZIP
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model trained for one epoch on demo images: models/model.keras + model.json."""
+    from genderface.preprocess import write_shards
+    from genderface.sources import fetch
+    from genderface.split import scan, split
+    from genderface.training import TrainingData, save_model, train
+
+    work = tmp_path_factory.mktemp("trained")
+    params = parse_params(tiny_params_dict())
+    fetch("demo", params.data.demo, work / "raw")
+    manifest = split(scan(work / "raw"), params.split)
+    write_shards(manifest, work / "raw", work / "shards", 32, params.preprocess.images_per_shard)
+    data = TrainingData.from_shards(work / "shards", params)
+    model, _ = train(params, data, callbacks=[])
+    save_model(model, data.info.classes, work / "models" / "model.keras")
+    shutil.rmtree(work / "raw")
+    return work / "models" / "model.keras"

@@ -1,0 +1,48 @@
+import pytest
+
+from genderface.errors import GenderfaceError
+from genderface.params import load_params, parse_params
+
+from .conftest import REPO, tiny_params_dict
+
+
+def test_project_params_yaml_is_valid():
+    params = load_params(REPO / "params.yaml")
+    assert params.data.source == "demo"
+    assert params.model.weights == "none"
+    total = params.split.train + params.split.test + params.split.validation
+    assert total == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"train.epochs": "many"}, "train.epochs: Input should be a valid integer"),
+        ({"train.epochs": 0}, "train.epochs: Input should be greater than or equal to 1 (got 0)"),
+        ({"train.optimizer": "adamw"}, "train.optimizer: Input should be 'adam', 'sgd' or 'rmsprop'"),
+        ({"model.dropout": 1.5}, "model.dropout: Input should be less than 1"),
+        ({"split.train": 0.8}, "split: Value error, train + test + validation must be 1, got 1.1"),
+        ({"train.augment.flipp": True}, "train.augment.flipp: unknown key"),
+    ],
+)
+def test_bad_params_name_the_key(overrides, expected):
+    with pytest.raises(GenderfaceError) as info:
+        parse_params(tiny_params_dict(**overrides))
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_section_is_reported(tmp_path):
+    raw = tiny_params_dict()
+    del raw["evaluate"]
+    with pytest.raises(GenderfaceError, match="evaluate: Field required"):
+        parse_params(raw)
+
+
+def test_load_params_reports_missing_and_broken_files(tmp_path):
+    with pytest.raises(GenderfaceError, match="not found"):
+        load_params(tmp_path / "params.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("data: [unclosed\n")
+    with pytest.raises(GenderfaceError, match="not valid YAML"):
+        load_params(broken)
