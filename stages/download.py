@@ -1,7 +1,6 @@
 """DVC stage `download`: data.source -> data/raw/faces/<class>/..., and metrics/source.json."""
 
-from pathlib import Path
-
+from genderface import layout
 from genderface.errors import run_main
 from genderface.fsutil import write_json
 from genderface.params import load_params
@@ -10,8 +9,8 @@ from genderface.sources import fetch
 
 def main() -> None:
     params = load_params()
-    summary = fetch(params.data.source, params.data.demo, Path("data/raw"))
-    write_json(Path("metrics/source.json"), summary.as_metrics())
+    summary = fetch(params.data.source, params.data.demo, layout.RAW_DIR)
+    write_json(layout.SOURCE_METRICS, summary.as_metrics())
 
 
 if __name__ == "__main__":

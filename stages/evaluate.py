@@ -1,11 +1,10 @@
 """DVC stage `evaluate`: model + test shards -> metrics/eval (scores, confusion matrix, ROC)."""
 
-from pathlib import Path
-
 from dvclive import Live
 
+from genderface import layout
 from genderface.errors import run_main
-from genderface.evaluation import compute_metrics, log_evaluation, predict_dataset
+from genderface.evaluation import evaluate, log_evaluation
 from genderface.input_pipeline import ShardInfo, batched, load_split
 from genderface.params import load_params
 from genderface.predict import load_classifier
@@ -13,17 +12,12 @@ from genderface.predict import load_classifier
 
 def main() -> None:
     params = load_params()
-    cfg = params.evaluate
-    shards = Path("data/shards")
-    info = ShardInfo.read(shards)
-    classifier = load_classifier(Path("models/model.keras"))
-    test = batched(load_split(shards, "test", info.image_size), cfg.batch_size)
-    y_true, y_prob = predict_dataset(classifier.model, test)
-    train_counts = list(info.counts["train"].values())
-    majority = train_counts.index(max(train_counts))
-    scores = compute_metrics(y_true, y_prob, cfg.threshold, info.classes, majority)
-    with Live("metrics/eval", dvcyaml=False, save_dvc_exp=False) as live:
-        log_evaluation(live, scores, y_true, y_prob, cfg.threshold, info.classes)
+    info = ShardInfo.read(layout.SHARDS_DIR)
+    classifier = load_classifier(layout.MODEL)
+    test = batched(load_split(layout.SHARDS_DIR, "test", info), params.evaluate.batch_size)
+    result = evaluate(classifier.model, test, info, params.evaluate.threshold)
+    with Live(str(layout.EVAL_METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
+        log_evaluation(live, result, params.evaluate.threshold, info.classes)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """DVC stage `preprocess`: manifest + data/raw -> data/shards/<split>-*.tfrecord and meta.json."""
 
-from pathlib import Path
-
+from genderface import layout
 from genderface.errors import run_main
 from genderface.params import load_params
 from genderface.preprocess import write_shards
@@ -11,9 +10,9 @@ from genderface.split import read_manifest
 def main() -> None:
     params = load_params()
     write_shards(
-        read_manifest(Path("data/split/manifest.csv")),
-        raw_dir=Path("data/raw"),
-        out_dir=Path("data/shards"),
+        read_manifest(layout.MANIFEST),
+        raw_dir=layout.RAW_DIR,
+        out_dir=layout.SHARDS_DIR,
         image_size=params.data.image_size,
         images_per_shard=params.preprocess.images_per_shard,
     )

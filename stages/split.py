@@ -1,7 +1,6 @@
 """DVC stage `split`: data/raw -> data/split/manifest.csv (path, label, sha256, split)."""
 
-from pathlib import Path
-
+from genderface import layout
 from genderface.errors import run_main
 from genderface.params import load_params
 from genderface.split import scan, split, write_manifest
@@ -9,8 +8,7 @@ from genderface.split import scan, split, write_manifest
 
 def main() -> None:
     params = load_params()
-    manifest = split(scan(Path("data/raw")), params.split)
-    write_manifest(manifest, Path("data/split/manifest.csv"))
+    write_manifest(split(scan(layout.RAW_DIR), params.split), layout.MANIFEST)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
 """DVC stage `train`: data/shards -> models/model.keras (+ model.json), curves in metrics/train."""
 
-from pathlib import Path
-
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
+from genderface import layout
 from genderface.errors import run_main
 from genderface.params import load_params
 from genderface.training import TrainingData, save_model, train
@@ -12,10 +11,10 @@ from genderface.training import TrainingData, save_model, train
 
 def main() -> None:
     params = load_params()
-    data = TrainingData.from_shards(Path("data/shards"), params)
-    with Live("metrics/train", dvcyaml=False, save_dvc_exp=False) as live:
+    data = TrainingData.from_shards(layout.SHARDS_DIR, params)
+    with Live(str(layout.TRAIN_METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
         model, _ = train(params, data, callbacks=[DVCLiveCallback(live=live)])
-    save_model(model, data.info.classes, Path("models/model.keras"))
+    save_model(model, data.info.classes, layout.MODEL)
 
 
 if __name__ == "__main__":

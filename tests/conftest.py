@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny generated images and params, the real shared sample, a tiny trained model."""
+"""Shared fixtures: tiny generated images and params, the real sample, a tiny trained model."""
 
 import io
 import os

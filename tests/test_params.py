@@ -19,7 +19,10 @@ def test_project_params_yaml_is_valid():
     [
         ({"train.epochs": "many"}, "train.epochs: Input should be a valid integer"),
         ({"train.epochs": 0}, "train.epochs: Input should be greater than or equal to 1 (got 0)"),
-        ({"train.optimizer": "adamw"}, "train.optimizer: Input should be 'adam', 'sgd' or 'rmsprop'"),
+        (
+            {"train.optimizer": "adamw"},
+            "train.optimizer: Input should be 'adam', 'sgd' or 'rmsprop'",
+        ),
         ({"model.dropout": 1.5}, "model.dropout: Input should be less than 1"),
         ({"split.train": 0.8}, "split: Value error, train + test + validation must be 1, got 1.1"),
         ({"train.augment.flipp": True}, "train.augment.flipp: unknown key"),

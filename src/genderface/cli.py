@@ -1,6 +1,7 @@
 """The `genderface` command line."""
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -8,6 +9,10 @@ from typing import Annotated
 import typer
 
 from genderface.errors import run_main
+from genderface.layout import MODEL
+
+# Keep TensorFlow's C++ start-up messages (CPU features, CUDA probing) off a predict user's screen.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -20,7 +25,7 @@ def _main() -> None:
 @app.command()
 def predict(
     paths: Annotated[list[Path], typer.Argument(help="Image files to label.")],
-    model: Annotated[Path, typer.Option(help="Trained model.")] = Path("models/model.keras"),
+    model: Annotated[Path, typer.Option(help="Trained model.")] = MODEL,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.5,
 ) -> None:

@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 
 class GenderfaceError(Exception):
-    """An error caused by input the user can fix; its message is shown as-is, without a traceback."""
+    """A problem the user can fix; its message is shown as-is, without a traceback."""
 
 
 def run_main(main: Callable[[], None]) -> None:
-    """Run a stage or CLI entry point, turning GenderfaceError into one line on stderr and exit 1."""
+    """Run a stage or CLI entry point; a GenderfaceError becomes one line on stderr and exit 1."""
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         main()

@@ -4,12 +4,23 @@ The classes are imbalanced (about 65% man), so accuracy alone flatters a model t
 majority: balanced accuracy and the baseline are reported with it.
 """
 
+from dataclasses import dataclass
+
 import keras
 import numpy as np
 import tensorflow as tf
 from dvclive import Live
 from sklearn import metrics as skm
 from tqdm import tqdm
+
+from genderface.input_pipeline import ShardInfo
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    scores: dict
+    y_true: np.ndarray
+    y_prob: np.ndarray
 
 
 def predict_dataset(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -19,6 +30,18 @@ def predict_dataset(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.nd
         probabilities.append(model(images, training=False).numpy().reshape(-1))
         labels.append(batch_labels.numpy().astype(int))
     return np.concatenate(labels), np.concatenate(probabilities)
+
+
+def evaluate(
+    model: keras.Model, test: tf.data.Dataset, info: ShardInfo, threshold: float
+) -> Evaluation:
+    """Score the model on the test split; the baseline always predicts the training majority."""
+    y_true, y_prob = predict_dataset(model, test)
+    train_counts = info.counts["train"]
+    majority = info.classes.index(max(train_counts, key=train_counts.__getitem__))
+    return Evaluation(
+        compute_metrics(y_true, y_prob, threshold, info.classes, majority), y_true, y_prob
+    )
 
 
 def compute_metrics(
@@ -60,16 +83,10 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def log_evaluation(
-    live: Live,
-    scores: dict,
-    y_true: np.ndarray,
-    y_prob: np.ndarray,
-    threshold: float,
-    classes: list[str],
-) -> None:
+def log_evaluation(live: Live, result: Evaluation, threshold: float, classes: list[str]) -> None:
     """Write scores as DVCLive metrics under test/, plus confusion-matrix and ROC plot data."""
-    for key, value in scores.items():
+    y_true, y_prob = result.y_true, result.y_prob
+    for key, value in result.scores.items():
         if isinstance(value, dict):
             for sub, v in value.items():
                 live.log_metric(f"test/{key}/{sub}", v, plot=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from genderface.preprocess import META_FILE
+from genderface.layout import SHARD_META
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -21,12 +21,16 @@ class ShardInfo:
 
     @classmethod
     def read(cls, shards_dir: Path) -> "ShardInfo":
-        meta = json.loads((shards_dir / META_FILE).read_text())
+        meta = json.loads((shards_dir / SHARD_META).read_text())
         return cls(meta["image_size"], meta["classes"], meta["counts"])
 
 
-def load_split(shards_dir: Path, split: str, image_size: int) -> tf.data.Dataset:
-    """Stream (image uint8 of shape (size, size, 3), label float32) for one split."""
+def load_split(shards_dir: Path, split: str, info: ShardInfo) -> tf.data.Dataset:
+    """Stream (image uint8 of shape (size, size, 3), label float32) for one split.
+
+    The dataset knows its length (from meta.json), so Keras shows real progress and epoch ends.
+    """
+    size = info.image_size
     files = sorted(str(p) for p in shards_dir.glob(f"{split}-*.tfrecord"))
     spec = {
         "image": tf.io.FixedLenFeature([], tf.string),
@@ -36,9 +40,10 @@ def load_split(shards_dir: Path, split: str, image_size: int) -> tf.data.Dataset
     def parse(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         example = tf.io.parse_single_example(record, spec)
         pixels = tf.io.decode_raw(example["image"], tf.uint8)
-        return tf.reshape(pixels, (image_size, image_size, 3)), tf.cast(example["label"], tf.float32)
+        return tf.reshape(pixels, (size, size, 3)), tf.cast(example["label"], tf.float32)
 
-    return tf.data.TFRecordDataset(files).map(parse, num_parallel_calls=AUTOTUNE)
+    dataset = tf.data.TFRecordDataset(files).map(parse, num_parallel_calls=AUTOTUNE)
+    return dataset.apply(tf.data.experimental.assert_cardinality(sum(info.counts[split].values())))
 
 
 def batched(

@@ -25,7 +25,11 @@ class VGG16Preprocess(layers.Layer):
 
 
 def resolve_weights(weights: str) -> str | None:
-    """Map model.weights to what keras.applications.VGG16 takes."""
+    """Map model.weights to "imagenet", None, or a weights file path.
+
+    A path may be Keras' published legacy file (vgg16_..._notop.h5) or a Keras 3 .weights.h5;
+    Keras picks the format by the name.
+    """
     if weights == "imagenet":
         return "imagenet"
     if weights == "none":
@@ -38,7 +42,7 @@ def resolve_weights(weights: str) -> str | None:
     return str(path)
 
 
-def augmentation(params: AugmentParams, seed: int) -> keras.Sequential:
+def augmentation(params: AugmentParams, seed: int) -> keras.Sequential | None:
     """Random flip/rotation/zoom/translation/contrast; a factor of 0 leaves that layer out."""
     steps: list[layers.Layer] = []
     if params.flip:
@@ -48,10 +52,12 @@ def augmentation(params: AugmentParams, seed: int) -> keras.Sequential:
     if params.zoom:
         steps.append(layers.RandomZoom((-params.zoom, params.zoom), seed=seed + 2))
     if params.translation:
-        steps.append(layers.RandomTranslation(params.translation, params.translation, seed=seed + 3))
+        steps.append(
+            layers.RandomTranslation(params.translation, params.translation, seed=seed + 3)
+        )
     if params.contrast:
         steps.append(layers.RandomContrast(params.contrast, seed=seed + 4))
-    return keras.Sequential(steps, name="augment")
+    return keras.Sequential(steps, name="augment") if steps else None
 
 
 def build_model(
@@ -62,15 +68,19 @@ def build_model(
     The head normalises the pooled features first, so it learns at one learning rate whether the
     base carries ImageNet weights or random ones (the offline demo and tests).
     """
+    weights = resolve_weights(params.weights)
     base = keras.applications.VGG16(
         include_top=False,
-        weights=resolve_weights(params.weights),
+        weights="imagenet" if weights == "imagenet" else None,
         input_shape=(image_size, image_size, 3),
         name=BASE_NAME,
     )
+    if weights not in (None, "imagenet"):
+        base.load_weights(weights)
     base.trainable = False
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
-    x = augmentation(augment, seed)(inputs)
+    augment_layers = augmentation(augment, seed)
+    x = augment_layers(inputs) if augment_layers else inputs
     x = VGG16Preprocess(name="vgg16_preprocess")(x)
     x = base(x, training=False)
     x = layers.GlobalAveragePooling2D()(x) if params.pooling == "avg" else layers.Flatten()(x)

@@ -1,4 +1,4 @@
-"""params.yaml parsed once into typed, validated objects, so a bad key fails before any work starts."""
+"""params.yaml parsed once into typed, validated objects: a bad key fails before any work."""
 
 import math
 from pathlib import Path
@@ -17,7 +17,7 @@ class _Section(BaseModel):
 
 
 class DemoParams(_Section):
-    """The synthetic offline dataset: images per class, in the real archive's 65/35 ratio by default."""
+    """The synthetic offline dataset: images per class (the real archive's 65/35 ratio)."""
 
     man: int = Field(130, ge=4, le=100_000)
     woman: int = Field(70, ge=4, le=100_000)

@@ -42,7 +42,9 @@ def load_classifier(model_path: Path) -> Classifier:
     sidecar = model_path.with_suffix(".json")
     for required in (model_path, sidecar):
         if not required.is_file():
-            raise GenderfaceError(f"{required}: model file not found; run `dvc repro` (or dvc pull)")
+            raise GenderfaceError(
+                f"{required}: model file not found; run `dvc repro` (or dvc pull)"
+            )
     try:
         model = keras.saving.load_model(model_path)
         classes = json.loads(sidecar.read_text())["classes"]

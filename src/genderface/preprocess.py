@@ -14,11 +14,9 @@ from tqdm import tqdm
 
 from genderface.fsutil import atomic_path, write_json
 from genderface.images import ImageError, load_rgb
-from genderface.split import SPLITS
+from genderface.layout import SHARD_META, SPLITS
 
 log = logging.getLogger("preprocess")
-
-META_FILE = "meta.json"
 
 
 def _example(pixels: bytes, label: int, path: str) -> bytes:
@@ -62,5 +60,5 @@ def write_shards(
                         counts[row.label] += 1
             meta["counts"][split_name] = counts
         progress.close()
-        write_json(tmp / META_FILE, meta)
+        write_json(tmp / SHARD_META, meta)
     return meta

@@ -17,11 +17,11 @@ from pathlib import Path
 from genderface.demo import write_demo
 from genderface.errors import GenderfaceError
 from genderface.fsutil import atomic_path
+from genderface.layout import FACES
 from genderface.params import DemoParams
 
 log = logging.getLogger("download")
 
-FACES = "faces"
 KAGGLE_PREFIX = "kaggle:"
 _KAGGLE_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+(/versions/\d+)?$")
 _ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
@@ -167,6 +167,6 @@ def _download_kaggle(handle: str) -> Path:
         ) from None
     except requests.RequestException as err:
         raise GenderfaceError(
-            f"cannot reach Kaggle to download {handle!r} ({type(err).__name__}); check the network, "
-            "or download the archive yourself and set data.source to its path"
+            f"cannot reach Kaggle to download {handle!r} ({type(err).__name__}); check the "
+            "network, or download the archive yourself and set data.source to its path"
         ) from None

@@ -13,10 +13,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from genderface.fsutil import atomic_path
+from genderface.layout import FACES
 from genderface.params import SplitParams
-from genderface.sources import FACES
 
-SPLITS = ("train", "test", "validation")
 MANIFEST_COLUMNS = ["path", "label", "sha256", "split"]
 
 
@@ -30,9 +29,7 @@ class Record:
 def scan(raw_dir: Path) -> list[Record]:
     """Hash every file under raw_dir/faces/<class>/, in sorted order, with a progress bar."""
     files = sorted(
-        p
-        for p in (raw_dir / FACES).glob("*/*")
-        if p.is_file() and not p.name.startswith(".")
+        p for p in (raw_dir / FACES).glob("*/*") if p.is_file() and not p.name.startswith(".")
     )
     return [
         Record(
@@ -52,7 +49,9 @@ def split(records: list[Record], params: SplitParams) -> pd.DataFrame:
     """Assign each record to a split, per class in the configured proportions."""
     rows = []
     for label in sorted({r.label for r in records}):
-        members = sorted((r for r in records if r.label == label), key=lambda r: _order_key(params.seed, r))
+        members = sorted(
+            (r for r in records if r.label == label), key=lambda r: _order_key(params.seed, r)
+        )
         n = len(members)
         n_train = round(n * params.train)
         n_test = round(n * params.test)

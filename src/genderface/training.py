@@ -29,10 +29,10 @@ class TrainingData:
     @classmethod
     def from_shards(cls, shards_dir: Path, params: Params) -> "TrainingData":
         info = ShardInfo.read(shards_dir)
-        size, batch = info.image_size, params.train.batch_size
+        batch = params.train.batch_size
         return cls(
-            train=batched(load_split(shards_dir, "train", size), batch, params.train.seed),
-            validation=batched(load_split(shards_dir, "validation", size), batch),
+            train=batched(load_split(shards_dir, "train", info), batch, params.train.seed),
+            validation=batched(load_split(shards_dir, "validation", info), batch),
             info=info,
         )
 

@@ -1,0 +1,15 @@
+"""Where the pipeline's files live and what they are called (the paths dvc.yaml names)."""
+
+from pathlib import Path
+
+RAW_DIR = Path("data/raw")
+MANIFEST = Path("data/split/manifest.csv")
+SHARDS_DIR = Path("data/shards")
+MODEL = Path("models/model.keras")
+SOURCE_METRICS = Path("metrics/source.json")
+TRAIN_METRICS_DIR = Path("metrics/train")
+EVAL_METRICS_DIR = Path("metrics/eval")
+
+FACES = "faces"
+SPLITS = ("train", "test", "validation")
+SHARD_META = "meta.json"

@@ -1,0 +1,72 @@
+"""dvc.yaml must name, for every stage, its script and every package module the script runs."""
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO
+
+PACKAGE = REPO / "src" / "genderface"
+DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
+
+
+def _package_imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            if node.module == "genderface":
+                names.update(f"genderface.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {n.split(".")[1] for n in names if n.startswith("genderface.")}
+
+
+def _modules_used(script: Path) -> set[str]:
+    """Package modules the script imports, followed transitively."""
+    seen: set[str] = set()
+    todo = _package_imports(script)
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo |= _package_imports(PACKAGE / f"{module}.py")
+    return seen
+
+
+@pytest.mark.parametrize("stage", list(DVC_YAML["stages"]))
+def test_stage_deps_list_script_and_package_modules(stage):
+    spec = DVC_YAML["stages"][stage]
+    script = f"stages/{stage}.py"
+    assert spec["cmd"] == f"python {script}"
+    code_deps = {d for d in spec["deps"] if d.endswith(".py")}
+    expected = {script} | {f"src/genderface/{m}.py" for m in _modules_used(REPO / script)}
+    assert code_deps == expected
+
+
+def test_stage_params_exist_in_params_yaml():
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for stage, spec in DVC_YAML["stages"].items():
+        for dotted in spec.get("params", []):
+            node = params
+            for key in dotted.split("."):
+                assert key in node, f"{stage}: {dotted} is not in params.yaml"
+                node = node[key]
+
+
+def test_metrics_and_plots_files_are_stage_outputs_kept_in_git():
+    git_outs = set()
+    for spec in DVC_YAML["stages"].values():
+        for out in spec["outs"]:
+            if isinstance(out, dict):
+                ((path, options),) = out.items()
+                if options.get("cache") is False:
+                    git_outs.add(path)
+    declared = list(DVC_YAML["metrics"])
+    for plot in DVC_YAML["plots"]:
+        ((name, spec),) = plot.items()
+        declared += list(spec["y"]) if isinstance(spec.get("y"), dict) else [name]
+    for path in declared:
+        assert any(path == out or path.startswith(out + "/") for out in git_outs), path

@@ -1,0 +1,57 @@
+import json
+
+import numpy as np
+import pytest
+from dvclive import Live
+
+from genderface.evaluation import Evaluation, compute_metrics, log_evaluation
+
+CLASSES = ["man", "woman"]
+
+
+def test_metrics_on_known_predictions():
+    y_true = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    y_prob = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.2, 0.9, 0.8, 0.4, 0.7])
+    scores = compute_metrics(y_true, y_prob, 0.5, CLASSES, majority=0)
+    assert scores["images"] == 10
+    assert scores["accuracy"] == pytest.approx(0.8)
+    assert scores["balanced_accuracy"] == pytest.approx((5 / 6 + 3 / 4) / 2)
+    assert scores["baseline_accuracy"] == pytest.approx(0.6)
+    assert scores["baseline_balanced_accuracy"] == 0.5
+    assert scores["man"] == pytest.approx(
+        {"precision": 5 / 6, "recall": 5 / 6, "f1": 5 / 6, "support": 6}
+    )
+    assert scores["woman"]["recall"] == pytest.approx(0.75)
+    assert scores["roc_auc"] == pytest.approx(22.5 / 24)
+    assert 0 < scores["loss"] < 1
+    json.dumps(scores)
+
+
+def test_a_majority_only_model_gets_balanced_accuracy_one_half():
+    y_true = np.array([0] * 65 + [1] * 35)
+    scores = compute_metrics(y_true, np.full(100, 0.2), 0.5, CLASSES, majority=0)
+    assert scores["accuracy"] == pytest.approx(0.65) == scores["baseline_accuracy"]
+    assert scores["balanced_accuracy"] == pytest.approx(0.5)
+
+
+def test_threshold_moves_predictions():
+    y_true = np.array([0, 1, 1])
+    y_prob = np.array([0.2, 0.35, 0.9])
+    assert compute_metrics(y_true, y_prob, 0.5, CLASSES, 0)["accuracy"] == pytest.approx(2 / 3)
+    assert compute_metrics(y_true, y_prob, 0.3, CLASSES, 0)["accuracy"] == pytest.approx(1.0)
+
+
+def test_log_evaluation_writes_metrics_and_plot_data(tmp_path):
+    y_true = np.array([0, 0, 1, 1])
+    y_prob = np.array([0.1, 0.7, 0.8, 0.9])
+    scores = compute_metrics(y_true, y_prob, 0.5, CLASSES, 0)
+    with Live(str(tmp_path), dvcyaml=False, save_dvc_exp=False) as live:
+        log_evaluation(live, Evaluation(scores, y_true, y_prob), 0.5, CLASSES)
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["test"]["accuracy"] == pytest.approx(0.75)
+    assert written["test"]["woman"]["support"] == 2
+    confusion = json.loads((tmp_path / "plots/sklearn/test/confusion_matrix.json").read_text())
+    pairs = [(row["actual"], row["predicted"]) for row in confusion]
+    assert pairs == [("man", "man"), ("man", "woman"), ("woman", "woman"), ("woman", "woman")]
+    roc = json.loads((tmp_path / "plots/sklearn/test/roc.json").read_text())
+    assert {"fpr", "tpr", "threshold"} <= set(roc["roc"][0])

@@ -1,0 +1,86 @@
+import keras
+import numpy as np
+import pytest
+
+from genderface.errors import GenderfaceError
+from genderface.model import BASE_NAME, build_model, resolve_weights
+
+
+def test_model_shape_frozen_base_and_head(tiny_params):
+    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    assert model.input_shape == (None, 32, 32, 3)
+    assert model.output_shape == (None, 1)
+    base = model.get_layer(BASE_NAME)
+    assert not base.trainable
+    assert all(not w.trainable for w in base.weights)
+    assert {layer.name for layer in model.layers} >= {
+        "augment",
+        "vgg16_preprocess",
+        "head_dense",
+        "head_dropout",
+        "probability",
+    }
+    probabilities = model.predict(np.full((2, 32, 32, 3), 128, np.float32), verbose=0)
+    assert probabilities.shape == (2, 1)
+    assert ((probabilities > 0) & (probabilities < 1)).all()
+
+
+def test_preprocessing_is_inside_the_model(tiny_params):
+    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    pixels = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
+    inside = model.get_layer("vgg16_preprocess")(pixels)
+    expected = keras.applications.vgg16.preprocess_input(pixels.copy())
+    np.testing.assert_allclose(np.asarray(inside), expected, rtol=1e-5)
+
+
+def test_augmentation_only_in_training(tiny_params):
+    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    augment = model.get_layer("augment")
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(augment(pixels, training=False)), pixels)
+    assert not np.allclose(np.asarray(augment(pixels, training=True)), pixels)
+
+
+def test_zero_factors_leave_augmentation_layers_out(tiny_params):
+    off = tiny_params.train.augment.model_copy(
+        update={"flip": False, "rotation": 0, "zoom": 0, "translation": 0, "contrast": 0}
+    )
+    model = build_model(32, tiny_params.model, off, seed=1)
+    assert "augment" not in {layer.name for layer in model.layers}
+
+
+def test_pooling_flatten(tiny_params):
+    flat = tiny_params.model.model_copy(update={"pooling": "flatten"})
+    model = build_model(64, flat, tiny_params.train.augment, seed=1)
+    assert model.get_layer("head_dense").kernel.shape == (2 * 2 * 512, flat.head_units)
+
+
+def test_weights_resolution(tmp_path):
+    assert resolve_weights("imagenet") == "imagenet"
+    assert resolve_weights("none") is None
+    weights = tmp_path / "vgg16_notop.h5"
+    weights.write_bytes(b"")
+    assert resolve_weights(str(weights)) == str(weights)
+    with pytest.raises(GenderfaceError, match="expected imagenet, none, or an existing"):
+        resolve_weights(str(tmp_path / "missing.h5"))
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_weights_from_an_h5_file(tmp_path, tiny_params, legacy):
+    """Both Keras' published legacy no-top .h5 layout and a Keras 3 .weights.h5 file load."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    if legacy:
+        path = tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+        with h5py.File(path, "w") as f:
+            legacy_h5_format.save_weights_to_hdf5_group(f, base)
+    else:
+        path = tmp_path / "vgg16_notop.weights.h5"
+        base.save_weights(path)
+    params = tiny_params.model.model_copy(update={"weights": str(path)})
+    model = build_model(32, params, tiny_params.train.augment, seed=5)
+    loaded = model.get_layer(BASE_NAME).get_weights()
+    for got, want in zip(loaded, base.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -1,0 +1,119 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from genderface.cli import app
+from genderface.errors import GenderfaceError
+from genderface.predict import Failure, Prediction, load_classifier, predict_paths
+
+from .conftest import image_bytes
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def images(tmp_path) -> dict[str, Path]:
+    paths = {
+        "jpeg": tmp_path / "face.jpg",
+        "png_named_jpg": tmp_path / "png_inside.jpg",
+        "text": tmp_path / "notes.jpg",
+    }
+    paths["jpeg"].write_bytes(image_bytes((180, 140, 120), "JPEG", 80))
+    paths["png_named_jpg"].write_bytes(image_bytes((90, 70, 60), "PNG", 50))
+    paths["text"].write_text("not an image")
+    return paths
+
+
+def test_predict_paths_keeps_order_and_reports_failures(trained_model, images):
+    classifier = load_classifier(trained_model)
+    order = [images["jpeg"], images["text"], images["png_named_jpg"]]
+    results = list(predict_paths(classifier, order, batch_size=2))
+    assert [r.path for r in results] == [str(p) for p in order]
+    assert isinstance(results[1], Failure)
+    assert "not an image" in results[1].reason
+    for result in (results[0], results[2]):
+        assert isinstance(result, Prediction)
+        assert result.label in {"man", "woman"}
+        assert 0.5 <= result.probability <= 1.0
+
+
+def test_threshold_decides_the_label(trained_model, images):
+    classifier = load_classifier(trained_model)
+    always_woman = next(iter(predict_paths(classifier, [images["jpeg"]], threshold=0.0)))
+    always_man = next(iter(predict_paths(classifier, [images["jpeg"]], threshold=1.0)))
+    assert (always_woman.label, always_man.label) == ("woman", "man")
+
+
+def test_cli_prints_one_tab_separated_line_per_image(trained_model, images):
+    result = runner.invoke(
+        app, ["predict", "--model", str(trained_model), str(images["jpeg"]), str(images["jpeg"])]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    path, label, probability = lines[0].split("\t")
+    assert path == str(images["jpeg"])
+    assert label in {"man", "woman"}
+    assert 0.5 <= float(probability) <= 1.0
+
+
+def test_cli_json_lines(trained_model, images):
+    result = runner.invoke(
+        app, ["predict", "--json", "--model", str(trained_model), str(images["png_named_jpg"])]
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert set(record) == {"path", "label", "probability"}
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("text", "not an image (unrecognised format)"), ("missing", "no such file")],
+)
+def test_cli_bad_file_is_one_line_naming_it_and_exit_1(
+    trained_model, images, tmp_path, name, reason
+):
+    bad = images.get(name, tmp_path / "missing.jpg")
+    result = runner.invoke(
+        app, ["predict", "--model", str(trained_model), str(images["jpeg"]), str(bad)]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"error: {bad}: {reason}"]
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_missing_or_corrupt_model(tmp_path, trained_model):
+    with pytest.raises(GenderfaceError, match="model file not found"):
+        load_classifier(tmp_path / "model.keras")
+    corrupt = tmp_path / "model.keras"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    (tmp_path / "model.json").write_text('{"classes": ["man", "woman"]}')
+    with pytest.raises(GenderfaceError, match="cannot load the model"):
+        load_classifier(corrupt)
+
+
+def test_console_script_end_to_end(trained_model, images):
+    """The installed `genderface` command, as a user runs it."""
+    exe = Path(sys.executable).with_name("genderface")
+    run = subprocess.run(
+        [
+            str(exe),
+            "predict",
+            "--model",
+            str(trained_model),
+            str(images["jpeg"]),
+            str(images["text"]),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert run.returncode == 1
+    assert run.stdout.startswith(f"{images['jpeg']}\t")
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {images['text']}: not an image (unrecognised format)"]

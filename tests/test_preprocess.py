@@ -1,0 +1,95 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genderface.images import load_rgb
+from genderface.input_pipeline import ShardInfo, batched, load_split
+from genderface.preprocess import write_shards
+
+from .conftest import write_faces
+
+
+@pytest.fixture
+def manifest_and_raw(tmp_path):
+    raw = write_faces(tmp_path / "raw", per_class=6)
+    rows = []
+    for label in ("man", "woman"):
+        for i in range(6):
+            split_name = "train" if i < 4 else "test" if i == 4 else "validation"
+            rows.append((f"faces/{label}/{label}_{i}.jpg", label, "0" * 64, split_name))
+    return pd.DataFrame(rows, columns=["path", "label", "sha256", "split"]), raw
+
+
+def test_shards_round_trip_pixels_and_labels(tmp_path, manifest_and_raw):
+    manifest, raw = manifest_and_raw
+    meta = write_shards(manifest, raw, tmp_path / "shards", image_size=32, images_per_shard=3)
+    names = sorted(p.name for p in (tmp_path / "shards").iterdir())
+    assert names == [
+        "meta.json",
+        "test-00000-of-00001.tfrecord",
+        "train-00000-of-00003.tfrecord",
+        "train-00001-of-00003.tfrecord",
+        "train-00002-of-00003.tfrecord",
+        "validation-00000-of-00001.tfrecord",
+    ]
+    assert meta["counts"]["train"] == {"man": 4, "woman": 4}
+    assert json.loads((tmp_path / "shards" / "meta.json").read_text()) == meta
+    info = ShardInfo.read(tmp_path / "shards")
+    assert info.classes == ["man", "woman"]
+    dataset = load_split(tmp_path / "shards", "train", info)
+    assert dataset.cardinality() == 8
+    examples = list(dataset.as_numpy_iterator())
+    assert len(examples) == 8
+    first_image, first_label = examples[0]
+    assert first_label == 0.0
+    np.testing.assert_array_equal(first_image, load_rgb(raw / "faces/man/man_0.jpg", 32))
+    assert [label for _, label in examples] == [0.0] * 4 + [1.0] * 4
+
+
+def test_undecodable_images_are_skipped_and_listed(tmp_path, manifest_and_raw):
+    manifest, raw = manifest_and_raw
+    (raw / "faces/woman/woman_1.jpg").write_bytes(b"not an image")
+    meta = write_shards(manifest, raw, tmp_path / "shards", image_size=32, images_per_shard=100)
+    assert meta["skipped"] == ["faces/woman/woman_1.jpg"]
+    assert meta["counts"]["train"] == {"man": 4, "woman": 3}
+
+
+def test_crash_mid_write_leaves_no_shards_and_keeps_old_ones(
+    tmp_path, manifest_and_raw, monkeypatch
+):
+    manifest, raw = manifest_and_raw
+    out = tmp_path / "shards"
+    write_shards(manifest, raw, out, image_size=32, images_per_shard=100)
+    before = sorted(p.name for p in out.iterdir())
+    calls = []
+
+    def crash_on_fifth(path, size):
+        calls.append(path)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return load_rgb(path, size)
+
+    monkeypatch.setattr("genderface.preprocess.load_rgb", crash_on_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        write_shards(manifest, raw, out, image_size=48, images_per_shard=100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "shards"]
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert ShardInfo.read(out).image_size == 32
+
+
+def test_batches_are_float_pixels_and_shuffling_is_seeded(tmp_path, manifest_and_raw):
+    manifest, raw = manifest_and_raw
+    write_shards(manifest, raw, tmp_path / "shards", image_size=32, images_per_shard=100)
+    split = load_split(tmp_path / "shards", "train", ShardInfo.read(tmp_path / "shards"))
+
+    def labels(seed):
+        return np.concatenate([y for _, y in batched(split, 3, seed).as_numpy_iterator()])
+
+    images, _ = next(batched(split, 3).as_numpy_iterator())
+    assert images.shape == (3, 32, 32, 3)
+    assert images.dtype == np.float32
+    assert images.max() > 1.0
+    np.testing.assert_array_equal(labels(1), labels(1))
+    assert sorted(labels(1)) == [0.0] * 4 + [1.0] * 4

@@ -1,0 +1,72 @@
+import pytest
+
+from genderface.params import SplitParams
+from genderface.sources import fetch
+from genderface.split import Record, read_manifest, scan, split, write_manifest
+
+PARAMS = SplitParams(seed=42, train=0.7, test=0.2, validation=0.1)
+
+
+def _records(n_man: int, n_woman: int) -> list[Record]:
+    return [
+        Record(f"faces/{label}/{label}_{i}.jpg", label, f"{label}-{i:04d}".ljust(64, "0"))
+        for label, n in (("man", n_man), ("woman", n_woman))
+        for i in range(n)
+    ]
+
+
+def test_stratified_proportions_per_class():
+    manifest = split(_records(650, 350), PARAMS)
+    counts = manifest.groupby(["label", "split"]).size().to_dict()
+    assert counts == {
+        ("man", "test"): 130,
+        ("man", "train"): 455,
+        ("man", "validation"): 65,
+        ("woman", "test"): 70,
+        ("woman", "train"): 245,
+        ("woman", "validation"): 35,
+    }
+    assert list(manifest.columns) == ["path", "label", "sha256", "split"]
+    assert manifest["path"].is_monotonic_increasing
+
+
+def test_same_input_same_manifest_and_seed_matters():
+    records = _records(60, 40)
+    first, again = split(records, PARAMS), split(list(reversed(records)), PARAMS)
+    assert first.equals(again)
+    other_seed = split(records, PARAMS.model_copy(update={"seed": 7}))
+    assert not first["split"].equals(other_seed["split"])
+
+
+def test_renaming_a_file_does_not_move_it():
+    records = _records(60, 40)
+    renamed = [
+        Record(r.path.replace("man_3.jpg", "renamed.jpg"), r.label, r.sha256) for r in records
+    ]
+    before = split(records, PARAMS).set_index("sha256")["split"]
+    after = split(renamed, PARAMS).set_index("sha256")["split"]
+    assert before.sort_index().equals(after.sort_index())
+
+
+def test_scan_hashes_in_sorted_order_and_round_trips(tmp_path):
+    from genderface.params import DemoParams
+
+    fetch("demo", DemoParams(man=5, woman=4, size=32, seed=1), tmp_path / "raw")
+    (tmp_path / "raw" / "faces" / "man" / ".DS_Store").write_bytes(b"junk")
+    records = scan(tmp_path / "raw")
+    assert [r.path for r in records] == sorted(r.path for r in records)
+    assert len(records) == 9
+    assert {r.label for r in records} == {"man", "woman"}
+    manifest = split(records, PARAMS)
+    write_manifest(manifest, tmp_path / "split" / "manifest.csv")
+    write_manifest(manifest, tmp_path / "again.csv")
+    data = (tmp_path / "split" / "manifest.csv").read_bytes()
+    assert data == (tmp_path / "again.csv").read_bytes()
+    assert read_manifest(tmp_path / "split" / "manifest.csv").equals(manifest)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7])
+def test_tiny_classes_still_split_every_file(n):
+    manifest = split(_records(n, n), PARAMS)
+    assert len(manifest) == 2 * n
+    assert set(manifest["split"]) <= {"train", "test", "validation"}

@@ -1,0 +1,51 @@
+import json
+
+import numpy as np
+import pytest
+from dvclive import Live
+from dvclive.keras import DVCLiveCallback
+
+from genderface.predict import load_classifier
+from genderface.training import class_weights
+
+
+def test_balanced_class_weights_match_inverse_frequency():
+    weights = class_weights({"man": 65, "woman": 35}, "balanced")
+    assert weights == pytest.approx({0: 100 / (2 * 65), 1: 100 / (2 * 35)})
+    assert class_weights({"man": 65, "woman": 35}, "none") is None
+
+
+def test_trained_model_saves_atomically_and_reloads(trained_model):
+    folder = trained_model.parent
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.keras"]
+    assert json.loads((folder / "model.json").read_text()) == {"classes": ["man", "woman"]}
+    classifier = load_classifier(trained_model)
+    assert classifier.image_size == 32
+    out = classifier.model.predict(np.zeros((1, 32, 32, 3), np.float32), verbose=0)
+    assert out.shape == (1, 1)
+
+
+@pytest.mark.slow
+def test_training_logs_per_epoch_curves_with_dvclive(tmp_path, tiny_params):
+    from genderface.preprocess import write_shards
+    from genderface.sources import fetch
+    from genderface.split import scan, split
+    from genderface.training import TrainingData, train
+
+    params = tiny_params.model_copy(
+        update={"train": tiny_params.train.model_copy(update={"epochs": 2})}
+    )
+    fetch("demo", params.data.demo, tmp_path / "raw")
+    write_shards(
+        split(scan(tmp_path / "raw"), params.split), tmp_path / "raw", tmp_path / "s", 32, 64
+    )
+    data = TrainingData.from_shards(tmp_path / "s", params)
+    with Live(str(tmp_path / "metrics"), dvcyaml=False, save_dvc_exp=False) as live:
+        _, history = train(params, data, callbacks=[DVCLiveCallback(live=live)])
+    assert len(history.history["loss"]) == 2
+    summary = json.loads((tmp_path / "metrics" / "metrics.json").read_text())
+    assert summary["step"] == 1
+    assert set(summary["train"]) == set(summary["eval"]) == {"loss", "accuracy", "auc"}
+    loss_rows = (tmp_path / "metrics/plots/metrics/eval/loss.tsv").read_text().splitlines()
+    assert loss_rows[0] == "step\tloss"
+    assert len(loss_rows) == 3
