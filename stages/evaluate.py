@@ -6,8 +6,8 @@ from genderface import layout
 from genderface.errors import run_main
 from genderface.evaluation import evaluate, log_evaluation
 from genderface.input_pipeline import ShardInfo, batched, load_split
+from genderface.model import load_classifier
 from genderface.params import load_params
-from genderface.predict import load_classifier
 
 
 def main() -> None:
@@ -15,7 +15,7 @@ def main() -> None:
     info = ShardInfo.read(layout.SHARDS_DIR)
     classifier = load_classifier(layout.MODEL)
     test = batched(load_split(layout.SHARDS_DIR, "test", info), params.evaluate.batch_size)
-    result = evaluate(classifier.model, test, info, params.evaluate.threshold)
+    result = evaluate(classifier, test, info, params.evaluate.threshold)
     with Live(str(layout.EVAL_METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
         log_evaluation(live, result, params.evaluate.threshold, info.classes)
 

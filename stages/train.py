@@ -5,16 +5,17 @@ from dvclive.keras import DVCLiveCallback
 
 from genderface import layout
 from genderface.errors import run_main
+from genderface.model import save_classifier
 from genderface.params import load_params
-from genderface.training import TrainingData, save_model, train
+from genderface.training import TrainingData, train
 
 
 def main() -> None:
     params = load_params()
     data = TrainingData.from_shards(layout.SHARDS_DIR, params)
     with Live(str(layout.TRAIN_METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
-        model, _ = train(params, data, callbacks=[DVCLiveCallback(live=live)])
-    save_model(model, data.info.classes, layout.MODEL)
+        classifier, _ = train(params, data, callbacks=[DVCLiveCallback(live=live)])
+    save_classifier(classifier, layout.MODEL)
 
 
 if __name__ == "__main__":

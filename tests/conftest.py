@@ -74,10 +74,11 @@ def sample_zip() -> Path:
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained for one epoch on demo images: models/model.keras + model.json."""
+    from genderface.model import save_classifier
     from genderface.preprocess import write_shards
     from genderface.sources import fetch
     from genderface.split import scan, split
-    from genderface.training import TrainingData, save_model, train
+    from genderface.training import TrainingData, train
 
     work = tmp_path_factory.mktemp("trained")
     params = parse_params(tiny_params_dict())
@@ -85,7 +86,7 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     manifest = split(scan(work / "raw"), params.split)
     write_shards(manifest, work / "raw", work / "shards", 32, params.preprocess.images_per_shard)
     data = TrainingData.from_shards(work / "shards", params)
-    model, _ = train(params, data, callbacks=[])
-    save_model(model, data.info.classes, work / "models" / "model.keras")
+    classifier, _ = train(params, data, callbacks=[])
+    save_classifier(classifier, work / "models" / "model.keras")
     shutil.rmtree(work / "raw")
     return work / "models" / "model.keras"

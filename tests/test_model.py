@@ -84,3 +84,13 @@ def test_weights_from_an_h5_file(tmp_path, tiny_params, legacy):
     loaded = model.get_layer(BASE_NAME).get_weights()
     for got, want in zip(loaded, base.get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.filterwarnings("ignore:Skipping nested container:UserWarning")
+def test_weights_file_of_another_model_is_one_clear_error(tmp_path, tiny_params):
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    path = tmp_path / "not_vgg.weights.h5"
+    other.save_weights(path)
+    params = tiny_params.model.model_copy(update={"weights": str(path)})
+    with pytest.raises(GenderfaceError, match="not VGG16 no-top weights"):
+        build_model(32, params, tiny_params.train.augment, seed=5)

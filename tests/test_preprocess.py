@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import numpy as np
@@ -18,7 +19,9 @@ def manifest_and_raw(tmp_path):
     for label in ("man", "woman"):
         for i in range(6):
             split_name = "train" if i < 4 else "test" if i == 4 else "validation"
-            rows.append((f"faces/{label}/{label}_{i}.jpg", label, "0" * 64, split_name))
+            path = f"faces/{label}/{label}_{i}.jpg"
+            digest = hashlib.sha256((raw / path).read_bytes()).hexdigest()
+            rows.append((path, label, digest, split_name))
     return pd.DataFrame(rows, columns=["path", "label", "sha256", "split"]), raw
 
 
@@ -41,11 +44,13 @@ def test_shards_round_trip_pixels_and_labels(tmp_path, manifest_and_raw):
     dataset = load_split(tmp_path / "shards", "train", info)
     assert dataset.cardinality() == 8
     examples = list(dataset.as_numpy_iterator())
-    assert len(examples) == 8
-    first_image, first_label = examples[0]
-    assert first_label == 0.0
-    np.testing.assert_array_equal(first_image, load_rgb(raw / "faces/man/man_0.jpg", 32))
-    assert [label for _, label in examples] == [0.0] * 4 + [1.0] * 4
+    in_hash_order = manifest[manifest["split"] == "train"].sort_values("sha256")
+    assert len(examples) == len(in_hash_order) == 8
+    for (image, label), row in zip(examples, in_hash_order.itertuples(), strict=True):
+        assert label == ["man", "woman"].index(row.label)
+        np.testing.assert_array_equal(image, load_rgb(raw / row.path, 32))
+    labels = [label for _, label in examples]
+    assert labels != sorted(labels), "hash order should mix the classes"
 
 
 def test_undecodable_images_are_skipped_and_listed(tmp_path, manifest_and_raw):
@@ -84,12 +89,16 @@ def test_batches_are_float_pixels_and_shuffling_is_seeded(tmp_path, manifest_and
     write_shards(manifest, raw, tmp_path / "shards", image_size=32, images_per_shard=100)
     split = load_split(tmp_path / "shards", "train", ShardInfo.read(tmp_path / "shards"))
 
-    def labels(seed):
-        return np.concatenate([y for _, y in batched(split, 3, seed).as_numpy_iterator()])
+    def order(seed):
+        batches = batched(split, 3, seed).as_numpy_iterator()
+        return [tuple(image[0, 0]) for images, _ in batches for image in images]
 
     images, _ = next(batched(split, 3).as_numpy_iterator())
     assert images.shape == (3, 32, 32, 3)
     assert images.dtype == np.float32
     assert images.max() > 1.0
-    np.testing.assert_array_equal(labels(1), labels(1))
-    assert sorted(labels(1)) == [0.0] * 4 + [1.0] * 4
+    unshuffled = order(None)
+    assert order(1) == order(1)
+    assert order(1) != unshuffled
+    assert order(1) != order(2)
+    assert sorted(order(1)) == sorted(unshuffled)

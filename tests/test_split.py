@@ -1,6 +1,7 @@
 import pytest
 
-from genderface.params import SplitParams
+from genderface.errors import GenderfaceError
+from genderface.params import DemoParams, SplitParams
 from genderface.sources import fetch
 from genderface.split import Record, read_manifest, scan, split, write_manifest
 
@@ -49,13 +50,11 @@ def test_renaming_a_file_does_not_move_it():
 
 
 def test_scan_hashes_in_sorted_order_and_round_trips(tmp_path):
-    from genderface.params import DemoParams
-
-    fetch("demo", DemoParams(man=5, woman=4, size=32, seed=1), tmp_path / "raw")
+    fetch("demo", DemoParams(man=10, woman=12, size=32, seed=1), tmp_path / "raw")
     (tmp_path / "raw" / "faces" / "man" / ".DS_Store").write_bytes(b"junk")
     records = scan(tmp_path / "raw")
     assert [r.path for r in records] == sorted(r.path for r in records)
-    assert len(records) == 9
+    assert len(records) == 22
     assert {r.label for r in records} == {"man", "woman"}
     manifest = split(records, PARAMS)
     write_manifest(manifest, tmp_path / "split" / "manifest.csv")
@@ -65,8 +64,24 @@ def test_scan_hashes_in_sorted_order_and_round_trips(tmp_path):
     assert read_manifest(tmp_path / "split" / "manifest.csv").equals(manifest)
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 7])
-def test_tiny_classes_still_split_every_file(n):
-    manifest = split(_records(n, n), PARAMS)
-    assert len(manifest) == 2 * n
-    assert set(manifest["split"]) <= {"train", "test", "validation"}
+@pytest.mark.parametrize("n", [6, 7, 11])
+def test_small_classes_still_reach_every_split(n):
+    manifest = split(_records(n, 20), PARAMS)
+    assert len(manifest) == n + 20
+    man = manifest[manifest["label"] == "man"]
+    assert set(man["split"]) == {"train", "test", "validation"}
+
+
+@pytest.mark.parametrize("n", [1, 3, 5])
+def test_a_class_too_small_for_every_split_is_an_error(n):
+    with pytest.raises(GenderfaceError, match=f"class 'woman' has {n} images: too few"):
+        split(_records(20, n), PARAMS)
+
+
+def test_one_class_or_no_data_is_an_error(tmp_path):
+    with pytest.raises(GenderfaceError, match=r"two classes to split, found \['man'\]"):
+        split(_records(20, 0), PARAMS)
+    with pytest.raises(GenderfaceError, match="run `dvc repro download` first"):
+        scan(tmp_path / "raw")
+    with pytest.raises(GenderfaceError, match="run `dvc repro split` first"):
+        read_manifest(tmp_path / "manifest.csv")

@@ -35,6 +35,7 @@ def test_download_demo_writes_raw_and_source_metrics(tmp_path):
     source = yaml.safe_load((tmp_path / "metrics/source.json").read_text())
     assert source == {
         "source": "demo",
+        "resolved": "demo",
         "synthetic": True,
         "images": 40,
         "classes": {"man": 26, "woman": 14},

@@ -5,14 +5,15 @@ import pytest
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
-from genderface.predict import load_classifier
+from genderface.model import load_classifier
 from genderface.training import class_weights
 
 
 def test_balanced_class_weights_match_inverse_frequency():
-    weights = class_weights({"man": 65, "woman": 35}, "balanced")
+    counts = {"woman": 35, "man": 65}
+    weights = class_weights(["man", "woman"], counts, "balanced")
     assert weights == pytest.approx({0: 100 / (2 * 65), 1: 100 / (2 * 35)})
-    assert class_weights({"man": 65, "woman": 35}, "none") is None
+    assert class_weights(["man", "woman"], counts, "none") is None
 
 
 def test_trained_model_saves_atomically_and_reloads(trained_model):

@@ -32,7 +32,8 @@ def predict(
     """Print one line per image: path, label, probability of that label."""
 
     def run() -> None:
-        from genderface.predict import Failure, load_classifier, predict_paths
+        from genderface.model import load_classifier
+        from genderface.predict import Failure, predict_paths
 
         classifier = load_classifier(model)
         failed = 0

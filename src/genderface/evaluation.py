@@ -6,42 +6,53 @@ majority: balanced accuracy and the baseline are reported with it.
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import tensorflow as tf
 from dvclive import Live
 from sklearn import metrics as skm
 from tqdm import tqdm
 
+from genderface.errors import GenderfaceError
 from genderface.input_pipeline import ShardInfo
+from genderface.model import Classifier
+
+Scores = dict[str, float | int | dict[str, float | int]]
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    scores: dict
+    """Scores plus the raw labels and probabilities behind them (for the plots)."""
+
+    scores: Scores
     y_true: np.ndarray
     y_prob: np.ndarray
 
 
-def predict_dataset(model: keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+def predict_dataset(
+    classifier: Classifier, dataset: tf.data.Dataset
+) -> tuple[np.ndarray, np.ndarray]:
     """Return (true labels as int, predicted probability of class 1) over a batched dataset."""
     labels, probabilities = [], []
     for images, batch_labels in tqdm(dataset, desc="evaluating", unit="batch", mininterval=1.0):
-        probabilities.append(model(images, training=False).numpy().reshape(-1))
+        probabilities.append(classifier.model.predict_on_batch(images).reshape(-1))
         labels.append(batch_labels.numpy().astype(int))
     return np.concatenate(labels), np.concatenate(probabilities)
 
 
 def evaluate(
-    model: keras.Model, test: tf.data.Dataset, info: ShardInfo, threshold: float
+    classifier: Classifier, test: tf.data.Dataset, info: ShardInfo, threshold: float
 ) -> Evaluation:
     """Score the model on the test split; the baseline always predicts the training majority."""
-    y_true, y_prob = predict_dataset(model, test)
+    if classifier.classes != info.classes or classifier.image_size != info.image_size:
+        raise GenderfaceError(
+            f"the model ({classifier.classes}, {classifier.image_size} px) does not match the "
+            f"shards ({info.classes}, {info.image_size} px); rerun `dvc repro`"
+        )
+    y_true, y_prob = predict_dataset(classifier, test)
     train_counts = info.counts["train"]
-    majority = info.classes.index(max(train_counts, key=train_counts.__getitem__))
-    return Evaluation(
-        compute_metrics(y_true, y_prob, threshold, info.classes, majority), y_true, y_prob
-    )
+    majority = info.classes.index(max(info.classes, key=train_counts.__getitem__))
+    scores = compute_metrics(y_true, y_prob, threshold, info.classes, majority)
+    return Evaluation(scores, y_true, y_prob)
 
 
 def compute_metrics(
@@ -50,42 +61,32 @@ def compute_metrics(
     threshold: float,
     classes: list[str],
     majority: int,
-) -> dict:
+) -> Scores:
     """Scores for binary predictions; `majority` is the class index most common in training."""
     y_pred = (y_prob >= threshold).astype(int)
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         y_true, y_pred, labels=[0, 1], zero_division=0
     )
-    result = {
+    scores: Scores = {
         "images": len(y_true),
-        "accuracy": skm.accuracy_score(y_true, y_pred),
-        "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
-        "loss": skm.log_loss(y_true, np.clip(y_prob, 1e-7, 1 - 1e-7), labels=[0, 1]),
+        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)),
+        "roc_auc": float(skm.roc_auc_score(y_true, y_prob)),
+        "loss": float(skm.log_loss(y_true, np.clip(y_prob, 1e-7, 1 - 1e-7), labels=[0, 1])),
         "baseline_accuracy": float(np.mean(y_true == majority)),
-        "baseline_balanced_accuracy": 0.5,
     }
-    if len(np.unique(y_true)) == 2:
-        result["roc_auc"] = skm.roc_auc_score(y_true, y_prob)
     for i, name in enumerate(classes):
-        result[name] = {
-            "precision": precision[i],
-            "recall": recall[i],
-            "f1": f1[i],
+        scores[name] = {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
             "support": int(support[i]),
         }
-    return _plain(result)
-
-
-def _plain(value):
-    """numpy scalars to Python numbers, so the dict serialises as JSON."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value.item() if isinstance(value, np.generic) else value
+    return scores
 
 
 def log_evaluation(live: Live, result: Evaluation, threshold: float, classes: list[str]) -> None:
     """Write scores as DVCLive metrics under test/, plus confusion-matrix and ROC plot data."""
-    y_true, y_prob = result.y_true, result.y_prob
     for key, value in result.scores.items():
         if isinstance(value, dict):
             for sub, v in value.items():
@@ -95,9 +96,11 @@ def log_evaluation(live: Live, result: Evaluation, threshold: float, classes: li
     names = np.array(classes)
     live.log_sklearn_plot(
         "confusion_matrix",
-        names[y_true].tolist(),
-        names[(y_prob >= threshold).astype(int)].tolist(),
+        names[result.y_true].tolist(),
+        names[(result.y_prob >= threshold).astype(int)].tolist(),
         name="test/confusion_matrix.json",
         title="Test confusion matrix",
     )
-    live.log_sklearn_plot("roc", y_true, y_prob, name="test/roc.json", title="Test ROC")
+    live.log_sklearn_plot(
+        "roc", result.y_true, result.y_prob, name="test/roc.json", title="Test ROC"
+    )

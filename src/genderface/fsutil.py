@@ -20,21 +20,29 @@ def atomic_path(final: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary sibling of `final` (file or folder); rename it over `final` on success.
 
     Leftovers of an earlier killed run are removed first; on any failure the temporary is removed
-    and `final` is left as it was.
+    and `final` is left as it was. A folder cannot be renamed over another, so an existing one is
+    first renamed aside: at every instant `final` is either the old or the new complete version
+    (or, for an instant, absent, never partial).
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     for stale in final.parent.glob(f".{final.name}.tmp-*"):
         _remove(stale)
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}{suffix}"
+    old = final.parent / f".{final.name}.tmp-{os.getpid()}-old"
     try:
         yield tmp
-        if final.is_dir():
-            shutil.rmtree(final)
+        if final.is_dir() and not final.is_symlink():
+            final.rename(old)
         tmp.replace(final)
     except BaseException:
-        if tmp.exists() or tmp.is_symlink():
-            _remove(tmp)
+        if old.exists() and not final.exists():
+            old.rename(final)
+        for leftover in (tmp, old):
+            if leftover.exists() or leftover.is_symlink():
+                _remove(leftover)
         raise
+    if old.exists():
+        shutil.rmtree(old)
 
 
 def write_json(path: Path, data: object) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from genderface.errors import GenderfaceError
 from genderface.layout import SHARD_META
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -21,8 +22,16 @@ class ShardInfo:
 
     @classmethod
     def read(cls, shards_dir: Path) -> "ShardInfo":
-        meta = json.loads((shards_dir / SHARD_META).read_text())
+        try:
+            meta = json.loads((shards_dir / SHARD_META).read_text())
+        except FileNotFoundError:
+            raise GenderfaceError(
+                f"{shards_dir / SHARD_META}: not found; run `dvc repro preprocess` first"
+            ) from None
         return cls(meta["image_size"], meta["classes"], meta["counts"])
+
+    def size(self, split: str) -> int:
+        return sum(self.counts[split].values())
 
 
 def load_split(shards_dir: Path, split: str, info: ShardInfo) -> tf.data.Dataset:
@@ -43,19 +52,22 @@ def load_split(shards_dir: Path, split: str, info: ShardInfo) -> tf.data.Dataset
         return tf.reshape(pixels, (size, size, 3)), tf.cast(example["label"], tf.float32)
 
     dataset = tf.data.TFRecordDataset(files).map(parse, num_parallel_calls=AUTOTUNE)
-    return dataset.apply(tf.data.experimental.assert_cardinality(sum(info.counts[split].values())))
+    return dataset.apply(tf.data.experimental.assert_cardinality(info.size(split)))
 
 
 def batched(
     dataset: tf.data.Dataset, batch_size: int, shuffle_seed: int | None = None
 ) -> tf.data.Dataset:
-    """Cache uint8 examples in memory, optionally reshuffle each epoch (seeded), batch, prefetch.
+    """Optionally reshuffle the whole split each epoch (seeded), then batch and prefetch.
 
-    Batches are float32 pixels in [0, 255]: scaling is the model's job, as in predict.
+    The shuffle buffer holds the whole split: shards are written in content-hash order, and a
+    smaller buffer would still hand out long runs of one class. Batches are float32 pixels in
+    [0, 255]; scaling is the model's job, as in predict.
     """
-    dataset = dataset.cache()
     if shuffle_seed is not None:
-        dataset = dataset.shuffle(10_000, seed=shuffle_seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(
+            dataset.cardinality(), seed=shuffle_seed, reshuffle_each_iteration=True
+        )
     dataset = dataset.batch(batch_size).map(
         lambda images, labels: (tf.cast(images, tf.float32), labels), num_parallel_calls=AUTOTUNE
     )

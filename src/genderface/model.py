@@ -5,12 +5,15 @@ raw RGB pixels in [0, 255], and cannot drift apart (the original project's valid
 never rescaled). Augmentation layers are active only in training.
 """
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 from keras import layers
 
 from genderface.errors import GenderfaceError
+from genderface.fsutil import atomic_path, write_json
 from genderface.params import AugmentParams, ModelParams
 
 BASE_NAME = "vgg16"
@@ -20,7 +23,7 @@ BASE_NAME = "vgg16"
 class VGG16Preprocess(layers.Layer):
     """keras.applications.vgg16.preprocess_input as a layer (RGB to BGR, ImageNet mean removed)."""
 
-    def call(self, inputs):
+    def call(self, inputs: keras.KerasTensor) -> keras.KerasTensor:
         return keras.applications.vgg16.preprocess_input(inputs)
 
 
@@ -76,7 +79,13 @@ def build_model(
         name=BASE_NAME,
     )
     if weights not in (None, "imagenet"):
-        base.load_weights(weights)
+        try:
+            base.load_weights(weights)
+        except (ValueError, OSError, KeyError) as err:
+            raise GenderfaceError(
+                f"model.weights {weights!r}: not VGG16 no-top weights ({err}); use Keras' "
+                "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 or imagenet"
+            ) from None
     base.trainable = False
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
     augment_layers = augmentation(augment, seed)
@@ -96,8 +105,42 @@ def build_model(
     outputs = layers.Dense(
         1,
         activation="sigmoid",
-        dtype="float32",
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1),
         name="probability",
     )(x)
     return keras.Model(inputs, outputs, name="genderface_vgg16")
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A trained model with its class names (index = label; the sigmoid scores class 1)."""
+
+    model: keras.Model
+    classes: list[str]
+
+    @property
+    def image_size(self) -> int:
+        return int(self.model.input_shape[1])
+
+
+def save_classifier(classifier: Classifier, model_path: Path) -> None:
+    """Write model.keras and its label sidecar model.json, each via a temporary name."""
+    with atomic_path(model_path, suffix=".keras") as tmp:
+        classifier.model.save(tmp)
+    write_json(model_path.with_suffix(".json"), {"classes": classifier.classes})
+
+
+def load_classifier(model_path: Path) -> Classifier:
+    """Load model.keras and its sidecar, or say in one line which file is missing or broken."""
+    sidecar = model_path.with_suffix(".json")
+    for required in (model_path, sidecar):
+        if not required.is_file():
+            raise GenderfaceError(f"{required}: model file not found; run `dvc repro` first")
+    try:
+        model = keras.saving.load_model(model_path)
+        classes = json.loads(sidecar.read_text())["classes"]
+    except Exception as err:
+        raise GenderfaceError(
+            f"{model_path}: cannot load the model ({type(err).__name__}); rebuild it with dvc repro"
+        ) from None
+    return Classifier(model, classes)

@@ -19,16 +19,16 @@ class _Section(BaseModel):
 class DemoParams(_Section):
     """The synthetic offline dataset: images per class (the real archive's 65/35 ratio)."""
 
-    man: int = Field(130, ge=4, le=100_000)
-    woman: int = Field(70, ge=4, le=100_000)
-    size: int = Field(96, ge=16, le=512)
-    seed: int = Field(0, ge=0)
+    man: int = Field(ge=10, le=100_000)
+    woman: int = Field(ge=10, le=100_000)
+    size: int = Field(ge=16, le=512)
+    seed: int = Field(ge=0)
 
 
 class DataParams(_Section):
     source: str = Field(min_length=1)
     image_size: int = Field(ge=32, le=512)
-    demo: DemoParams = DemoParams()
+    demo: DemoParams
 
 
 class SplitParams(_Section):
@@ -79,7 +79,7 @@ class TrainParams(_Section):
 
 class EvaluateParams(_Section):
     batch_size: int = Field(ge=1)
-    threshold: float = Field(gt=0, lt=1)
+    threshold: float = Field(ge=0, le=1)
 
 
 class Params(_Section):

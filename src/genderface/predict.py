@@ -1,25 +1,13 @@
 """Predict: label image files with a trained model, through the same decode path as preprocess."""
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from genderface.errors import GenderfaceError
 from genderface.images import ImageError, load_rgb
-
-
-@dataclass(frozen=True)
-class Classifier:
-    model: keras.Model
-    classes: list[str]
-
-    @property
-    def image_size(self) -> int:
-        return int(self.model.input_shape[1])
+from genderface.model import Classifier
 
 
 @dataclass(frozen=True)
@@ -33,26 +21,6 @@ class Prediction:
 class Failure:
     path: str
     reason: str
-
-
-def load_classifier(model_path: Path) -> Classifier:
-    """Load model.keras and its label sidecar, or say which file is missing or broken."""
-    import genderface.model  # noqa: F401  registers the custom layers used by the saved model
-
-    sidecar = model_path.with_suffix(".json")
-    for required in (model_path, sidecar):
-        if not required.is_file():
-            raise GenderfaceError(
-                f"{required}: model file not found; run `dvc repro` (or dvc pull)"
-            )
-    try:
-        model = keras.saving.load_model(model_path)
-        classes = json.loads(sidecar.read_text())["classes"]
-    except Exception as err:
-        raise GenderfaceError(
-            f"{model_path}: cannot load the model ({type(err).__name__}); rebuild it with dvc repro"
-        ) from None
-    return Classifier(model, classes)
 
 
 def predict_paths(

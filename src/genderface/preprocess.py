@@ -33,7 +33,9 @@ def write_shards(
 ) -> dict:
     """Write <split>-NNNNN-of-MMMMM.tfrecord files and meta.json into out_dir, atomically.
 
-    Images that cannot be decoded are skipped and listed in meta.json under "skipped".
+    Records go in content-hash order, which mixes the classes in every shard (path order would
+    put every man before every woman). Images that cannot be decoded are skipped and listed in
+    meta.json under "skipped".
     """
     classes = sorted(manifest["label"].unique())
     meta: dict = {"image_size": image_size, "classes": classes, "counts": {}, "skipped": []}
@@ -41,7 +43,7 @@ def write_shards(
         tmp.mkdir()
         progress = tqdm(total=len(manifest), desc="writing shards", unit="img", mininterval=1.0)
         for split_name in SPLITS:
-            rows = manifest[manifest["split"] == split_name].sort_values("path")
+            rows = manifest[manifest["split"] == split_name].sort_values(["sha256", "path"])
             n_shards = max(1, math.ceil(len(rows) / images_per_shard))
             counts = dict.fromkeys(classes, 0)
             for shard in range(n_shards):

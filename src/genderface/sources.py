@@ -14,6 +14,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from genderface.demo import write_demo
 from genderface.errors import GenderfaceError
 from genderface.fsutil import atomic_path
@@ -33,12 +35,17 @@ class SourceSummary:
     """What was downloaded: written to metrics/source.json so every run says what data it saw."""
 
     source: str
-    synthetic: bool
+    resolved: str
     counts: dict[str, int]
+
+    @property
+    def synthetic(self) -> bool:
+        return self.source == "demo"
 
     def as_metrics(self) -> dict[str, object]:
         return {
             "source": self.source,
+            "resolved": self.resolved,
             "synthetic": self.synthetic,
             "images": sum(self.counts.values()),
             "classes": dict(self.counts),
@@ -49,20 +56,23 @@ def fetch(source: str, demo: DemoParams, dest: Path) -> SourceSummary:
     """Materialize `source` at dest/faces/<class>/..., atomically."""
     with atomic_path(dest) as staging:
         staging.mkdir()
-        synthetic = _materialize(source, demo, staging)
+        resolved = _materialize(source, demo, staging)
         counts = class_counts(staging / FACES)
-    return SourceSummary(source=source, synthetic=synthetic, counts=counts)
+    return SourceSummary(source=source, resolved=resolved, counts=counts)
 
 
-def _materialize(source: str, demo: DemoParams, staging: Path) -> bool:
-    """Fill staging/faces; return whether the data is synthetic."""
+def _materialize(source: str, demo: DemoParams, staging: Path) -> str:
+    """Fill staging/faces; return the source with a Kaggle version made explicit."""
     if source == "demo":
         log.info("source: demo (SYNTHETIC images, for offline runs; not real faces)")
         write_demo(demo, staging / FACES)
-        return True
+        return source
     if source.startswith(KAGGLE_PREFIX):
-        _take_faces(_download_kaggle(source.removeprefix(KAGGLE_PREFIX)), staging, source)
-        return False
+        handle = source.removeprefix(KAGGLE_PREFIX)
+        downloaded = _download_kaggle(handle)
+        _take_faces(downloaded, staging, source)
+        version = re.search(r"versions/(\d+)", downloaded.as_posix())
+        return f"{source.split('/versions/')[0]}/versions/{version[1]}" if version else source
     if re.match(r"^[a-zA-Z][\w+.-]*:", source) and not Path(source).exists():
         raise GenderfaceError(f"data.source {source!r}: unknown scheme; {_SOURCE_HELP}")
     path = Path(source).expanduser()
@@ -71,7 +81,7 @@ def _materialize(source: str, demo: DemoParams, staging: Path) -> bool:
     if path.is_dir():
         log.info("source: folder %s", path)
         _take_faces(path, staging, source)
-        return False
+        return source
     if not path.name.lower().endswith(_ARCHIVE_SUFFIXES):
         raise GenderfaceError(f"data.source {source!r}: not a supported archive; {_SOURCE_HELP}")
     log.info("source: archive %s", path)
@@ -80,11 +90,19 @@ def _materialize(source: str, demo: DemoParams, staging: Path) -> bool:
     faces = find_faces_dir(extracted, source)
     faces.rename(staging / FACES)
     shutil.rmtree(extracted)
-    return False
+    return source
 
 
 def _take_faces(root: Path, staging: Path, source: str) -> None:
-    shutil.copytree(find_faces_dir(root, source), staging / FACES)
+    faces = find_faces_dir(root, source)
+    total = sum(class_counts(faces).values())
+    with tqdm(total=total, desc="copying", unit="file", mininterval=1.0) as progress:
+
+        def copy(src: str, dst: str) -> None:
+            shutil.copy2(src, dst)
+            progress.update()
+
+        shutil.copytree(faces, staging / FACES, copy_function=copy)
 
 
 def find_faces_dir(root: Path, source: str) -> Path:
@@ -122,12 +140,20 @@ def _extract(archive: Path, target: Path) -> None:
     try:
         if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as zf:
-                for member in zf.infolist():
+                members = zf.infolist()
+                for member in members:
                     _check_member(archive, target, member.filename)
-                zf.extractall(target)
+                for member in tqdm(members, desc="extracting", unit="file", mininterval=1.0):
+                    zf.extract(member, target)
         else:
             with tarfile.open(archive) as tf:
-                tf.extractall(target, filter="data")
+                members = tqdm(tf, desc="extracting", unit="file", mininterval=1.0)
+                tf.extractall(target, members=members, filter="data")
+    except tarfile.FilterError as err:
+        raise GenderfaceError(
+            f"data.source {str(archive)!r}: member {err.tarinfo.name!r} points outside the "
+            "archive or is not a plain file; refusing"
+        ) from None
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
         raise GenderfaceError(
             f"data.source {str(archive)!r}: cannot extract ({err}); check the archive is complete"

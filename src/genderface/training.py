@@ -8,9 +8,8 @@ import numpy as np
 import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
-from genderface.fsutil import atomic_path, write_json
 from genderface.input_pipeline import ShardInfo, batched, load_split
-from genderface.model import build_model
+from genderface.model import Classifier, build_model
 from genderface.params import Params
 
 OPTIMIZERS = {
@@ -22,6 +21,8 @@ OPTIMIZERS = {
 
 @dataclass(frozen=True)
 class TrainingData:
+    """Batched train and validation splits, cached in memory as uint8 across epochs."""
+
     train: tf.data.Dataset
     validation: tf.data.Dataset
     info: ShardInfo
@@ -30,25 +31,27 @@ class TrainingData:
     def from_shards(cls, shards_dir: Path, params: Params) -> "TrainingData":
         info = ShardInfo.read(shards_dir)
         batch = params.train.batch_size
+        train = load_split(shards_dir, "train", info).cache()
+        validation = load_split(shards_dir, "validation", info).cache()
         return cls(
-            train=batched(load_split(shards_dir, "train", info), batch, params.train.seed),
-            validation=batched(load_split(shards_dir, "validation", info), batch),
+            train=batched(train, batch, shuffle_seed=params.train.seed),
+            validation=batched(validation, batch),
             info=info,
         )
 
 
-def class_weights(counts: dict[str, int], mode: str) -> dict[int, float] | None:
+def class_weights(classes: list[str], counts: dict[str, int], mode: str) -> dict[int, float] | None:
     """Weights inversely proportional to class frequency (scikit-learn's "balanced"), or None."""
     if mode == "none":
         return None
-    labels = np.repeat(np.arange(len(counts)), list(counts.values()))
-    weights = compute_class_weight("balanced", classes=np.arange(len(counts)), y=labels)
+    labels = np.repeat(np.arange(len(classes)), [counts[name] for name in classes])
+    weights = compute_class_weight("balanced", classes=np.arange(len(classes)), y=labels)
     return {i: float(w) for i, w in enumerate(weights)}
 
 
 def train(
     params: Params, data: TrainingData, callbacks: list[keras.callbacks.Callback]
-) -> tuple[keras.Model, keras.callbacks.History]:
+) -> tuple[Classifier, keras.callbacks.History]:
     """Build, compile and fit the model; seeds come from params.train.seed."""
     cfg = params.train
     keras.utils.set_random_seed(cfg.seed)
@@ -62,15 +65,9 @@ def train(
         data.train,
         validation_data=data.validation,
         epochs=cfg.epochs,
-        class_weight=class_weights(data.info.counts["train"], cfg.class_weights),
+        shuffle=False,  # the train dataset reshuffles itself each epoch, seeded (batched())
+        class_weight=class_weights(data.info.classes, data.info.counts["train"], cfg.class_weights),
         callbacks=callbacks,
         verbose=2,
     )
-    return model, history
-
-
-def save_model(model: keras.Model, classes: list[str], model_path: Path) -> None:
-    """Write model.keras and its label sidecar (<name>.json), each via a temporary name."""
-    with atomic_path(model_path, suffix=".keras") as tmp:
-        model.save(tmp)
-    write_json(model_path.with_suffix(".json"), {"classes": classes})
+    return Classifier(model, data.info.classes), history
