@@ -121,3 +121,19 @@ def test_console_script_end_to_end(trained_model, images):
     assert run.stdout.startswith(f"{images['jpeg']}\t")
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
     assert errors == [f"error: {images['text']}: not an image (unrecognised format)"]
+
+
+def test_cli_on_real_images_from_the_sample(trained_model, sample_zip, tmp_path):
+    """Real archive files, one of them PNG data under a .jpg name, through the command line."""
+    import zipfile
+
+    with zipfile.ZipFile(sample_zip) as zf:
+        names = sorted(n for n in zf.namelist() if n.endswith(".jpg"))
+        png = next(n for n in names if zf.read(n).startswith(b"\x89PNG"))
+        jpeg = next(n for n in names if zf.read(n).startswith(b"\xff\xd8"))
+        paths = [Path(zf.extract(name, tmp_path)) for name in (png, jpeg)]
+    result = runner.invoke(app, ["predict", "--model", str(trained_model), *map(str, paths)])
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [row[0] for row in rows] == [str(p) for p in paths]
+    assert all(row[1] in {"man", "woman"} and 0.5 <= float(row[2]) <= 1 for row in rows)
