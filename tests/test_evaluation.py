@@ -66,3 +66,44 @@ def test_evaluate_refuses_a_model_that_does_not_match_the_shards(trained_model):
     other = ShardInfo(image_size=64, classes=["man", "woman"], counts={})
     with pytest.raises(GenderfaceError, match=r"does not match the shards .* 64 px"):
         evaluate(classifier, None, other, 0.5)
+
+
+def test_evaluate_scores_the_test_split_against_the_training_majority(
+    trained_model, tmp_path, caplog
+):
+    """Train is mostly woman, test mostly man: the baseline must follow the training majority."""
+    import logging
+
+    import pandas as pd
+
+    from genderface.evaluation import evaluate
+    from genderface.input_pipeline import ShardInfo, batched, load_split
+    from genderface.model import load_classifier
+    from genderface.preprocess import write_shards
+
+    from .conftest import write_faces
+
+    raw = write_faces(tmp_path / "raw", per_class=6)
+    plan = {
+        "man": ["train"] * 2 + ["test"] * 3 + ["validation"],
+        "woman": ["train"] * 4 + ["test", "validation"],
+    }
+    rows = [
+        (f"faces/{label}/{label}_{i}.jpg", label, f"{i:064d}", name)
+        for label, names in plan.items()
+        for i, name in enumerate(names)
+    ]
+    manifest = pd.DataFrame(rows, columns=["path", "label", "sha256", "split"])
+    write_shards(manifest, raw, tmp_path / "shards", image_size=32, images_per_shard=100)
+    info = ShardInfo.read(tmp_path / "shards")
+    classifier = load_classifier(trained_model)
+    with caplog.at_level(logging.INFO, logger="evaluate"):
+        result = evaluate(
+            classifier, batched(load_split(tmp_path / "shards", "test", info), 3), info, 0.5
+        )
+    assert result.y_true.tolist() == sorted(result.y_true.tolist()) == [0, 0, 0, 1]
+    assert result.scores["images"] == 4
+    assert result.scores["baseline_accuracy"] == pytest.approx(0.25)
+    predicted = (result.y_prob >= 0.5).astype(int)
+    assert result.scores["accuracy"] == pytest.approx(np.mean(predicted == result.y_true))
+    assert "majority baseline 0.250 (always woman)" in caplog.text

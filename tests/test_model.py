@@ -94,3 +94,19 @@ def test_weights_file_of_another_model_is_one_clear_error(tmp_path, tiny_params)
     params = tiny_params.model.model_copy(update={"weights": str(path)})
     with pytest.raises(GenderfaceError, match="not VGG16 no-top weights"):
         build_model(32, params, tiny_params.train.augment, seed=5)
+
+
+def test_imagenet_download_failure_is_one_clear_error(tiny_params, monkeypatch, tmp_path):
+    """Keras' real download code, pointed at a local port nobody listens on (no network used)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(
+        "keras.src.applications.vgg16.WEIGHTS_PATH_NO_TOP", f"http://127.0.0.1:{port}/notop.h5"
+    )
+    monkeypatch.setattr("keras.src.utils.file_utils.config.keras_home", lambda: str(tmp_path))
+    params = tiny_params.model.model_copy(update={"weights": "imagenet"})
+    with pytest.raises(GenderfaceError, match="cannot download the VGG16 weights"):
+        build_model(32, params, tiny_params.train.augment, seed=5)

@@ -25,7 +25,7 @@ GIT_ENV = {
 
 
 class Project:
-    """A copy of this repository's files in a new git repo, with its own DVC cache."""
+    """A copy of this repository's files (as a fresh clone has them) in a new git repo."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -38,7 +38,7 @@ class Project:
         ).stdout.split("\0")
         for name in filter(None, files):
             source = REPO / name
-            if source.is_file() and not name.startswith(("metrics/", "dvc.lock")):
+            if source.is_file():
                 (root / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, root / name)
         self.env = {
@@ -70,6 +70,16 @@ class Project:
 
     def json(self, path: str) -> dict:
         return json.loads((self.root / path).read_text())
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 @pytest.fixture(scope="module")
@@ -146,10 +156,25 @@ def test_changing_the_split_seed_reruns_split_and_everything_after(sample_projec
     assert (sample_project.root / "data/split/manifest.csv").read_bytes() != before
 
 
-def test_default_demo_pipeline_metrics_and_plots(tmp_path):
-    """What `make run` does: the committed params.yaml, offline, then dvc metrics and plots."""
+def test_default_demo_pipeline_reproduces_the_committed_metrics(tmp_path):
+    """What `make run` does on a fresh clone: the committed params, offline, then metrics/plots.
+
+    The run must land on the metrics committed beside dvc.lock (to float noise across CPUs),
+    so a change that moves the demo's results cannot be committed without its new metrics.
+    """
     project = Project(tmp_path)
     assert project.repro() == ["download", "split", "preprocess", "train", "evaluate"]
+    assert (tmp_path / "models/model.keras").is_file()
+    assert "Data and pipelines are up to date." in project.run("dvc", "repro")
+    for path in ("metrics/source.json", "metrics/train/metrics.json", "metrics/eval/metrics.json"):
+        committed = _flat(json.loads((REPO / path).read_text()))
+        produced = _flat(project.json(path))
+        assert produced.keys() == committed.keys(), path
+        for key, value in committed.items():
+            if isinstance(value, float):
+                assert produced[key] == pytest.approx(value, rel=1e-3, abs=1e-6), (path, key)
+            else:
+                assert produced[key] == value, (path, key)
     assert project.json("metrics/source.json")["synthetic"] is True
     shown = json.loads(project.run("dvc", "metrics", "show", "--json"))
     test = shown[""]["data"]["metrics/eval/metrics.json"]["data"]["test"]

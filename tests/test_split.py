@@ -49,19 +49,26 @@ def test_renaming_a_file_does_not_move_it():
     assert before.sort_index().equals(after.sort_index())
 
 
-def test_scan_hashes_in_sorted_order_and_round_trips(tmp_path):
-    fetch("demo", DemoParams(man=10, woman=12, size=32, seed=1), tmp_path / "raw")
-    (tmp_path / "raw" / "faces" / "man" / ".DS_Store").write_bytes(b"junk")
-    records = scan(tmp_path / "raw")
-    assert [r.path for r in records] == sorted(r.path for r in records)
-    assert len(records) == 22
-    assert {r.label for r in records} == {"man", "woman"}
-    manifest = split(records, PARAMS)
-    write_manifest(manifest, tmp_path / "split" / "manifest.csv")
-    write_manifest(manifest, tmp_path / "again.csv")
-    data = (tmp_path / "split" / "manifest.csv").read_bytes()
-    assert data == (tmp_path / "again.csv").read_bytes()
-    assert read_manifest(tmp_path / "split" / "manifest.csv").equals(manifest)
+def test_same_files_give_a_byte_identical_manifest_whatever_the_creation_order(tmp_path):
+    import shutil
+
+    fetch("demo", DemoParams(man=10, woman=12, size=32, seed=1), tmp_path / "a")
+    (tmp_path / "a" / "faces" / "man" / ".DS_Store").write_bytes(b"junk")
+    originals = sorted((tmp_path / "a").rglob("*.jpg"), reverse=True)
+    for path in originals:
+        copy = tmp_path / "b" / path.relative_to(tmp_path / "a")
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+    outputs = []
+    for name in ("a", "b"):
+        records = scan(tmp_path / name)
+        assert [r.path for r in records] == sorted(r.path for r in records)
+        assert len(records) == 22
+        write_manifest(split(records, PARAMS), tmp_path / f"{name}.csv")
+        outputs.append((tmp_path / f"{name}.csv").read_bytes())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].startswith(b"path,label,sha256,split\nfaces/man/man_0.jpg,man,")
+    assert read_manifest(tmp_path / "a.csv").equals(split(scan(tmp_path / "a"), PARAMS))
 
 
 @pytest.mark.parametrize("n", [6, 7, 11])

@@ -3,6 +3,8 @@
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -11,8 +13,25 @@ import typer
 from genderface.errors import run_main
 from genderface.layout import MODEL
 
-# Keep TensorFlow's C++ start-up messages (CPU features, CUDA probing) off a predict user's screen.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while TensorFlow loads.
+
+    TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are written before any log setting is
+    read (tensorflow/tensorflow#62770), and would bury predict's one-line errors.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -32,8 +51,10 @@ def predict(
     """Print one line per image: path, label, probability of that label."""
 
     def run() -> None:
-        from genderface.model import load_classifier
-        from genderface.predict import Failure, predict_paths
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with _native_stderr_silenced():
+            from genderface.model import load_classifier
+            from genderface.predict import Failure, predict_paths
 
         classifier = load_classifier(model)
         failed = 0

@@ -4,6 +4,7 @@ The classes are imbalanced (about 65% man), so accuracy alone flatters a model t
 majority: balanced accuracy and the baseline are reported with it.
 """
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,8 @@ from tqdm import tqdm
 from genderface.errors import GenderfaceError
 from genderface.input_pipeline import ShardInfo
 from genderface.model import Classifier
+
+log = logging.getLogger("evaluate")
 
 Scores = dict[str, float | int | dict[str, float | int]]
 
@@ -52,6 +55,16 @@ def evaluate(
     train_counts = info.counts["train"]
     majority = info.classes.index(max(info.classes, key=train_counts.__getitem__))
     scores = compute_metrics(y_true, y_prob, threshold, info.classes, majority)
+    log.info(
+        "test (%d images): accuracy %.3f, balanced accuracy %.3f, majority baseline %.3f "
+        "(always %s), ROC-AUC %.3f",
+        scores["images"],
+        scores["accuracy"],
+        scores["balanced_accuracy"],
+        scores["baseline_accuracy"],
+        info.classes[majority],
+        scores["roc_auc"],
+    )
     return Evaluation(scores, y_true, y_prob)
 
 

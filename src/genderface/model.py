@@ -72,12 +72,19 @@ def build_model(
     base carries ImageNet weights or random ones (the offline demo and tests).
     """
     weights = resolve_weights(params.weights)
-    base = keras.applications.VGG16(
-        include_top=False,
-        weights="imagenet" if weights == "imagenet" else None,
-        input_shape=(image_size, image_size, 3),
-        name=BASE_NAME,
-    )
+    try:
+        base = keras.applications.VGG16(
+            include_top=False,
+            weights="imagenet" if weights == "imagenet" else None,
+            input_shape=(image_size, image_size, 3),
+            name=BASE_NAME,
+        )
+    except Exception as err:  # only the ImageNet download can fail here
+        raise GenderfaceError(
+            f"model.weights imagenet: cannot download the VGG16 weights ({type(err).__name__}); "
+            "check the network, or set model.weights to a local "
+            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+        ) from None
     if weights not in (None, "imagenet"):
         try:
             base.load_weights(weights)

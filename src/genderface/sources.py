@@ -196,3 +196,9 @@ def _download_kaggle(handle: str) -> Path:
             f"cannot reach Kaggle to download {handle!r} ({type(err).__name__}); check the "
             "network, or download the archive yourself and set data.source to its path"
         ) from None
+    except Exception as err:  # kagglehub's other failures: backend, corrupt download, env
+        reason = str(err).splitlines()[0] if str(err) else ""
+        raise GenderfaceError(
+            f"Kaggle download of {handle!r} failed ({type(err).__name__}: {reason}); rerun, or "
+            "download the archive yourself and set data.source to its path"
+        ) from None
