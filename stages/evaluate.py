@@ -17,7 +17,7 @@ def main() -> None:
     test = batched(load_split(layout.SHARDS_DIR, "test", info), params.evaluate.batch_size)
     result = evaluate(classifier, test, info, params.evaluate.threshold)
     with Live(str(layout.EVAL_METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
-        log_evaluation(live, result, params.evaluate.threshold, info.classes)
+        log_evaluation(live, result)
 
 
 if __name__ == "__main__":

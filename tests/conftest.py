@@ -11,6 +11,7 @@ import yaml
 from PIL import Image
 
 from genderface.params import Params, parse_params
+from genderface.training import TrainingData
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO.parent / "shared" / "data" / "genderface-sample.zip"
@@ -64,29 +65,40 @@ def write_faces(root: Path, per_class: int = 6) -> Path:
     return root
 
 
-@pytest.fixture
-def sample_zip() -> Path:
+def require_sample() -> Path:
+    """The real sample's path, or skip the calling test saying why."""
     if not SAMPLE_ZIP.is_file():
         pytest.skip(f"real sample not found at {SAMPLE_ZIP} (../shared is absent on this machine)")
     return SAMPLE_ZIP
+
+
+@pytest.fixture
+def sample_zip() -> Path:
+    return require_sample()
+
+
+def demo_training_data(work: Path, params: Params) -> TrainingData:
+    """download -> split -> preprocess on demo images in `work`, ready for training.train."""
+    from genderface.preprocess import write_shards
+    from genderface.sources import fetch
+    from genderface.split import scan, split
+
+    fetch("demo", params.data.demo, work / "raw")
+    manifest = split(scan(work / "raw"), params.split)
+    image_size, per_shard = params.data.image_size, params.preprocess.images_per_shard
+    write_shards(manifest, work / "raw", work / "shards", image_size, per_shard)
+    return TrainingData.from_shards(work / "shards", params)
 
 
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained for one epoch on demo images: models/model.keras + model.json."""
     from genderface.model import save_classifier
-    from genderface.preprocess import write_shards
-    from genderface.sources import fetch
-    from genderface.split import scan, split
-    from genderface.training import TrainingData, train
+    from genderface.training import train
 
     work = tmp_path_factory.mktemp("trained")
     params = parse_params(tiny_params_dict())
-    fetch("demo", params.data.demo, work / "raw")
-    manifest = split(scan(work / "raw"), params.split)
-    write_shards(manifest, work / "raw", work / "shards", 32, params.preprocess.images_per_shard)
-    data = TrainingData.from_shards(work / "shards", params)
-    classifier, _ = train(params, data, callbacks=[])
+    classifier, _ = train(params, demo_training_data(work, params), callbacks=[])
     save_classifier(classifier, work / "models" / "model.keras")
     shutil.rmtree(work / "raw")
     return work / "models" / "model.keras"

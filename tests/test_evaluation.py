@@ -45,7 +45,7 @@ def test_log_evaluation_writes_metrics_and_plot_data(tmp_path):
     y_prob = np.array([0.1, 0.7, 0.8, 0.9])
     scores = compute_metrics(y_true, y_prob, 0.5, CLASSES, 0)
     with Live(str(tmp_path), dvcyaml=False, save_dvc_exp=False) as live:
-        log_evaluation(live, Evaluation(scores, y_true, y_prob), 0.5, CLASSES)
+        log_evaluation(live, Evaluation(scores, CLASSES, 0.5, y_true, y_prob))
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["test"]["accuracy"] == pytest.approx(0.75)
     assert written["test"]["woman"]["support"] == 2

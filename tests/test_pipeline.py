@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import REPO, SAMPLE_ZIP, tiny_params_dict
+from .conftest import REPO, SAMPLE_ZIP, require_sample, tiny_params_dict
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -84,8 +84,7 @@ def _flat(tree: dict, prefix: str = "") -> dict:
 
 @pytest.fixture(scope="module")
 def sample_project(tmp_path_factory) -> Project:
-    if not SAMPLE_ZIP.is_file():
-        pytest.skip(f"real sample not found at {SAMPLE_ZIP} (../shared is absent on this machine)")
+    require_sample()
     project = Project(tmp_path_factory.mktemp("project"))
     project.set_params(**{"data.source": str(SAMPLE_ZIP), "train.batch_size": 64})
     assert project.repro() == ["download", "split", "preprocess", "train", "evaluate"]

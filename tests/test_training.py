@@ -8,6 +8,8 @@ from dvclive.keras import DVCLiveCallback
 from genderface.model import load_classifier
 from genderface.training import class_weights
 
+from .conftest import demo_training_data
+
 
 def test_balanced_class_weights_match_inverse_frequency():
     counts = {"woman": 35, "man": 65}
@@ -28,19 +30,12 @@ def test_trained_model_saves_atomically_and_reloads(trained_model):
 
 @pytest.mark.slow
 def test_training_logs_per_epoch_curves_with_dvclive(tmp_path, tiny_params):
-    from genderface.preprocess import write_shards
-    from genderface.sources import fetch
-    from genderface.split import scan, split
-    from genderface.training import TrainingData, train
+    from genderface.training import train
 
     params = tiny_params.model_copy(
         update={"train": tiny_params.train.model_copy(update={"epochs": 2})}
     )
-    fetch("demo", params.data.demo, tmp_path / "raw")
-    write_shards(
-        split(scan(tmp_path / "raw"), params.split), tmp_path / "raw", tmp_path / "s", 32, 64
-    )
-    data = TrainingData.from_shards(tmp_path / "s", params)
+    data = demo_training_data(tmp_path, params)
     with Live(str(tmp_path / "metrics"), dvcyaml=False, save_dvc_exp=False) as live:
         _, history = train(params, data, callbacks=[DVCLiveCallback(live=live)])
     assert len(history.history["loss"]) == 2

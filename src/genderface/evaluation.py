@@ -24,11 +24,17 @@ Scores = dict[str, float | int | dict[str, float | int]]
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Scores plus the raw labels and probabilities behind them (for the plots)."""
+    """Scores plus what they were computed from (for the plots)."""
 
     scores: Scores
+    classes: list[str]
+    threshold: float
     y_true: np.ndarray
     y_prob: np.ndarray
+
+    @property
+    def y_pred(self) -> np.ndarray:
+        return (self.y_prob >= self.threshold).astype(int)
 
 
 def predict_dataset(
@@ -65,7 +71,7 @@ def evaluate(
         info.classes[majority],
         scores["roc_auc"],
     )
-    return Evaluation(scores, y_true, y_prob)
+    return Evaluation(scores, info.classes, threshold, y_true, y_prob)
 
 
 def compute_metrics(
@@ -98,7 +104,7 @@ def compute_metrics(
     return scores
 
 
-def log_evaluation(live: Live, result: Evaluation, threshold: float, classes: list[str]) -> None:
+def log_evaluation(live: Live, result: Evaluation) -> None:
     """Write scores as DVCLive metrics under test/, plus confusion-matrix and ROC plot data."""
     for key, value in result.scores.items():
         if isinstance(value, dict):
@@ -106,11 +112,11 @@ def log_evaluation(live: Live, result: Evaluation, threshold: float, classes: li
                 live.log_metric(f"test/{key}/{sub}", v, plot=False)
         else:
             live.log_metric(f"test/{key}", value, plot=False)
-    names = np.array(classes)
+    names = np.array(result.classes)
     live.log_sklearn_plot(
         "confusion_matrix",
         names[result.y_true].tolist(),
-        names[(result.y_prob >= threshold).astype(int)].tolist(),
+        names[result.y_pred].tolist(),
         name="test/confusion_matrix.json",
         title="Test confusion matrix",
     )

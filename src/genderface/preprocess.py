@@ -23,19 +23,19 @@ from genderface.layout import SHARD_META, SPLITS
 log = logging.getLogger("preprocess")
 
 
-def decode_all(paths: list[Path], image_size: int) -> Iterator[tuple[np.ndarray, str]]:
-    """Decode images on every core, in order: (pixels, "") or (zeros, the error).
+def decode_all(paths: list[Path], image_size: int) -> Iterator[np.ndarray | ImageError]:
+    """Decode images on every core, in order: the pixels, or the error for an unreadable file.
 
     Decoding is images.load_rgb, the one path predict uses too (by content, EXIF-aware). Pillow
     releases the GIL while decoding and resizing, so plain threads scale; a tf.data map of
     tf.numpy_function ran slower than one thread here (its per-element overhead dominates).
     """
 
-    def decode(path: Path) -> tuple[np.ndarray, str]:
+    def decode(path: Path) -> np.ndarray | ImageError:
         try:
-            return load_rgb(path, image_size), ""
+            return load_rgb(path, image_size)
         except ImageError as err:
-            return np.zeros((image_size, image_size, 3), np.uint8), str(err)
+            return err
 
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         yield from pool.map(decode, paths)
@@ -73,10 +73,10 @@ def write_shards(
                 decoded = decode_all([raw_dir / p for p in chunk["path"]], image_size)
                 name = f"{split_name}-{shard:05d}-of-{n_shards:05d}.tfrecord"
                 with tf.io.TFRecordWriter(str(tmp / name)) as writer:
-                    for row, (pixels, error) in zip(chunk.itertuples(), decoded, strict=True):
+                    for row, pixels in zip(chunk.itertuples(), decoded, strict=True):
                         progress.update()
-                        if error:
-                            log.warning("skipping %s", error)
+                        if isinstance(pixels, ImageError):
+                            log.warning("skipping %s", pixels)
                             meta["skipped"].append(row.path)
                             continue
                         label = classes.index(row.label)
