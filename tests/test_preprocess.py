@@ -1,5 +1,6 @@
 import hashlib
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -102,3 +103,30 @@ def test_batches_are_float_pixels_and_shuffling_is_seeded(tmp_path, manifest_and
     assert order(1) != unshuffled
     assert order(1) != order(2)
     assert sorted(order(1)) == sorted(unshuffled)
+
+
+def test_shard_bytes_are_the_same_in_every_process(tmp_path, manifest_and_raw):
+    """Two runs in fresh interpreters (different hash seeds) must write identical shards."""
+    import subprocess
+    import sys
+
+    manifest, raw = manifest_and_raw
+    manifest.to_csv(tmp_path / "manifest.csv", index=False)
+    script = (
+        "import sys; from pathlib import Path; from genderface.preprocess import write_shards; "
+        "from genderface.split import read_manifest; "
+        "write_shards(read_manifest(Path(sys.argv[1])), Path(sys.argv[2]), "
+        "Path(sys.argv[3]), 32, 4)"
+    )
+    digests = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"shards-{seed}"
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "manifest.csv"), str(raw), str(out)],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()})
+    assert len(digests[0]) == 5
+    assert digests[0] == digests[1]

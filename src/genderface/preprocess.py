@@ -47,7 +47,10 @@ def _example(pixels: bytes, label: int, path: str) -> bytes:
         "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
         "path": tf.train.Feature(bytes_list=tf.train.BytesList(value=[path.encode()])),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    example = tf.train.Example(features=tf.train.Features(feature=feature))
+    # Protobuf writes map entries in a per-process order unless asked not to: without this the
+    # same images give different shard bytes on every run, and DVC retrains for nothing.
+    return example.SerializeToString(deterministic=True)
 
 
 def write_shards(
