@@ -15,7 +15,7 @@ def main() -> None:
     info = ShardInfo.read(layout.SHARDS_DIR)
     classifier = load_classifier(layout.MODEL)
     test = batched(load_split(layout.SHARDS_DIR, "test", info), params.evaluate.batch_size)
-    result = evaluate(classifier, test, info, params.evaluate.threshold)
+    result = evaluate(classifier, test, info)
     with Live(str(layout.EVAL_METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
         log_evaluation(live, result)
 

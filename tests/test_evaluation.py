@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 from dvclive import Live
+from sklearn.metrics import balanced_accuracy_score as skm_balanced
 
 from genderface.evaluation import Evaluation, compute_metrics, log_evaluation
 
@@ -65,7 +66,7 @@ def test_evaluate_refuses_a_model_that_does_not_match_the_shards(trained_model):
     classifier = load_classifier(trained_model)
     other = ShardInfo(image_size=64, classes=["man", "woman"], counts={})
     with pytest.raises(GenderfaceError, match=r"does not match the shards .* 64 px"):
-        evaluate(classifier, None, other, 0.5)
+        evaluate(classifier, None, other)
 
 
 def test_evaluate_scores_the_test_split_against_the_training_majority(
@@ -99,11 +100,22 @@ def test_evaluate_scores_the_test_split_against_the_training_majority(
     classifier = load_classifier(trained_model)
     with caplog.at_level(logging.INFO, logger="evaluate"):
         result = evaluate(
-            classifier, batched(load_split(tmp_path / "shards", "test", info), 3), info, 0.5
+            classifier, batched(load_split(tmp_path / "shards", "test", info), 3), info
         )
     assert result.y_true.tolist() == sorted(result.y_true.tolist()) == [0, 0, 0, 1]
     assert result.scores["images"] == 4
     assert result.scores["baseline_accuracy"] == pytest.approx(0.25)
-    predicted = (result.y_prob >= 0.5).astype(int)
+    predicted = (result.y_prob >= classifier.threshold).astype(int)
     assert result.scores["accuracy"] == pytest.approx(np.mean(predicted == result.y_true))
     assert "majority baseline 0.250 (always woman)" in caplog.text
+
+
+def test_choose_threshold_maximises_balanced_accuracy():
+    """Scores that separate the classes only above 0.8: the chosen cut-off must sit there."""
+    from genderface.evaluation import choose_threshold
+
+    y_true = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    y_prob = np.array([0.1, 0.6, 0.65, 0.7, 0.75, 0.78, 0.85, 0.9])
+    threshold = choose_threshold(y_true, y_prob)
+    assert 0.78 < threshold <= 0.85
+    assert skm_balanced(y_true, (y_prob >= threshold).astype(int)) == 1.0

@@ -21,8 +21,11 @@ def test_balanced_class_weights_match_inverse_frequency():
 def test_trained_model_saves_atomically_and_reloads(trained_model):
     folder = trained_model.parent
     assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.keras"]
-    assert json.loads((folder / "model.json").read_text()) == {"classes": ["man", "woman"]}
+    sidecar = json.loads((folder / "model.json").read_text())
+    assert sidecar["classes"] == ["man", "woman"]
+    assert 0.0 <= sidecar["threshold"] <= 1.0
     classifier = load_classifier(trained_model)
+    assert classifier.threshold == sidecar["threshold"]
     assert classifier.image_size == 32
     out = classifier.model.predict(np.zeros((1, 32, 32, 3), np.float32), verbose=0)
     assert out.shape == (1, 1)

@@ -46,7 +46,10 @@ def predict(
     paths: Annotated[list[Path], typer.Argument(help="Image files to label.")],
     model: Annotated[Path, typer.Option(help="Trained model.")] = MODEL,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.5,
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Default: the model's, chosen on validation."),
+    ] = None,
 ) -> None:
     """Print one line per image: path, label, probability of that label."""
 

@@ -120,10 +120,13 @@ def build_model(
 
 @dataclass(frozen=True)
 class Classifier:
-    """A trained model with its class names (index = label; the sigmoid scores class 1)."""
+    """A trained model, its class names (index = label; the sigmoid scores class 1) and the
+    decision threshold chosen on validation, so predict uses the operating point evaluate reports.
+    """
 
     model: keras.Model
     classes: list[str]
+    threshold: float
 
     @property
     def image_size(self) -> int:
@@ -134,7 +137,10 @@ def save_classifier(classifier: Classifier, model_path: Path) -> None:
     """Write model.keras and its label sidecar model.json, each via a temporary name."""
     with atomic_path(model_path, suffix=".keras") as tmp:
         classifier.model.save(tmp)
-    write_json(model_path.with_suffix(".json"), {"classes": classifier.classes})
+    write_json(
+        model_path.with_suffix(".json"),
+        {"classes": classifier.classes, "threshold": classifier.threshold},
+    )
 
 
 def load_classifier(model_path: Path) -> Classifier:
@@ -145,9 +151,10 @@ def load_classifier(model_path: Path) -> Classifier:
             raise GenderfaceError(f"{required}: model file not found; run `dvc repro` first")
     try:
         model = keras.saving.load_model(model_path)
-        classes = json.loads(sidecar.read_text())["classes"]
+        meta = json.loads(sidecar.read_text())
+        classes, threshold = meta["classes"], float(meta["threshold"])
     except Exception as err:
         raise GenderfaceError(
             f"{model_path}: cannot load the model ({type(err).__name__}); rebuild it with dvc repro"
         ) from None
-    return Classifier(model, classes)
+    return Classifier(model, classes, threshold)

@@ -67,19 +67,39 @@ class AugmentParams(_Section):
     contrast: float = Field(ge=0, le=1)
 
 
+Switch = Literal["auto"] | bool
+
+
 class TrainParams(_Section):
+    """Phase 1 trains the head on a frozen base (epochs, learning_rate); phase 2 fine-tunes."""
+
     seed: int = Field(ge=0)
+    deterministic: bool
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     learning_rate: float = Field(gt=0)
     optimizer: Literal["adam", "sgd", "rmsprop"]
     class_weights: Literal["balanced", "none"]
+    augment_head: bool
+    fine_tune_blocks: int = Field(ge=0, le=5)
+    fine_tune_epochs: int = Field(ge=0)
+    fine_tune_learning_rate: float = Field(gt=0)
+    lr_schedule: Literal["cosine", "constant"]
+    early_stopping_patience: int = Field(ge=1)
+    threshold: Literal["validation"] | float = Field(union_mode="left_to_right")
+    mixed_precision: Switch
+    xla: Switch
     augment: AugmentParams
+
+    @model_validator(mode="after")
+    def _threshold_in_range(self) -> "TrainParams":
+        if isinstance(self.threshold, float) and not 0 < self.threshold < 1:
+            raise ValueError(f"threshold must be 'validation' or in (0, 1), got {self.threshold}")
+        return self
 
 
 class EvaluateParams(_Section):
     batch_size: int = Field(ge=1)
-    threshold: float = Field(ge=0, le=1)
 
 
 class Params(_Section):

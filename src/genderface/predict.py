@@ -24,9 +24,16 @@ class Failure:
 
 
 def predict_paths(
-    classifier: Classifier, paths: list[Path], threshold: float = 0.5, batch_size: int = 32
+    classifier: Classifier,
+    paths: list[Path],
+    threshold: float | None = None,
+    batch_size: int = 32,
 ) -> Iterator[Prediction | Failure]:
-    """Yield one result per path, in order; unreadable files become Failures, not exceptions."""
+    """Yield one result per path, in order; unreadable files become Failures, not exceptions.
+
+    The threshold defaults to the one the model was saved with (chosen on validation).
+    """
+    cut = classifier.threshold if threshold is None else threshold
     for start in range(0, len(paths), batch_size):
         chunk = paths[start : start + batch_size]
         loaded: list[tuple[Path, np.ndarray]] = []
@@ -46,5 +53,5 @@ def predict_paths(
                 yield failures[path]
                 continue
             p = probabilities[path]
-            positive = p >= threshold
+            positive = p >= cut
             yield Prediction(str(path), classifier.classes[int(positive)], p if positive else 1 - p)

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
+from genderface.evaluation import choose_threshold, predict_dataset
 from genderface.input_pipeline import ShardInfo, batched, load_split
 from genderface.model import Classifier, build_model
 from genderface.params import Params
@@ -70,4 +71,9 @@ def train(
         callbacks=callbacks,
         verbose=2,
     )
-    return Classifier(model, data.info.classes), history
+    threshold = cfg.threshold
+    if threshold == "validation":
+        threshold = choose_threshold(
+            *predict_dataset(Classifier(model, data.info.classes, 0.5), data.validation)
+        )
+    return Classifier(model, data.info.classes, threshold), history
