@@ -1,21 +1,41 @@
-"""DVC stage `train`: data/shards -> models/model.keras (+ model.json), curves in metrics/train."""
+"""DVC stage `train`: data/shards -> models/model.keras (+ model.json), curves in metrics/train.
+
+A killed run resumes from its last completed epoch (data/train-backup); under
+MultiWorkerMirroredStrategy only the chief writes the model and the curves.
+"""
+
+import tempfile
+from pathlib import Path
 
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
 from genderface import layout
+from genderface.devices import resolve_devices
 from genderface.errors import run_main
 from genderface.model import save_classifier
 from genderface.params import load_params
-from genderface.training import TrainingData, train
+from genderface.training import Backup, TrainingData, fingerprint, train
 
 
 def main() -> None:
     params = load_params()
-    data = TrainingData.from_shards(layout.SHARDS_DIR, params)
-    with Live(str(layout.TRAIN_METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
-        classifier, _ = train(params, data, callbacks=[DVCLiveCallback(live=live)])
-    save_classifier(classifier, layout.MODEL)
+    data = TrainingData.from_shards(layout.SHARDS_DIR)
+    devices = resolve_devices(params.train)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path() if devices.is_chief else Path(scratch)
+        backup = Backup(root / layout.TRAIN_BACKUP, fingerprint(params, data.info))
+        live = Live(
+            str(root / layout.TRAIN_METRICS_DIR),
+            dvcyaml=False,
+            save_dvc_exp=False,
+            resume=backup.resuming,
+        )
+        with live:
+            classifier = train(params, data, [DVCLiveCallback(live=live)], backup, devices)
+        if devices.is_chief:
+            save_classifier(classifier, layout.MODEL)
+        backup.discard()
 
 
 if __name__ == "__main__":

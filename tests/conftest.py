@@ -26,6 +26,7 @@ def tiny_params_dict(**overrides: object) -> dict:
         "data.image_size": 32,
         "data.demo": {"man": 26, "woman": 14, "size": 48, "seed": 0},
         "train.epochs": 1,
+        "train.fine_tune_epochs": 1,
         "train.batch_size": 16,
         "model.head_units": 8,
         **overrides,
@@ -87,7 +88,7 @@ def demo_training_data(work: Path, params: Params) -> TrainingData:
     manifest = split(scan(work / "raw"), params.split)
     image_size, per_shard = params.data.image_size, params.preprocess.images_per_shard
     write_shards(manifest, work / "raw", work / "shards", image_size, per_shard)
-    return TrainingData.from_shards(work / "shards", params)
+    return TrainingData.from_shards(work / "shards")
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +99,7 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     work = tmp_path_factory.mktemp("trained")
     params = parse_params(tiny_params_dict())
-    classifier, _ = train(params, demo_training_data(work, params), callbacks=[])
+    classifier = train(params, demo_training_data(work, params), callbacks=[])
     save_classifier(classifier, work / "models" / "model.keras")
     shutil.rmtree(work / "raw")
     return work / "models" / "model.keras"

@@ -3,7 +3,14 @@ import numpy as np
 import pytest
 
 from genderface.errors import GenderfaceError
-from genderface.model import BASE_NAME, build_model, resolve_weights
+from genderface.model import (
+    BASE_NAME,
+    build_model,
+    feature_extractor,
+    head_of,
+    resolve_weights,
+    unfreeze_top_blocks,
+)
 
 
 def test_model_shape_frozen_base_and_head(tiny_params):
@@ -13,9 +20,15 @@ def test_model_shape_frozen_base_and_head(tiny_params):
     base = model.get_layer(BASE_NAME)
     assert not base.trainable
     assert all(not w.trainable for w in base.weights)
-    assert {layer.name for layer in model.layers} >= {
+    assert {layer.name for layer in model.layers} == {
+        "pixels",
         "augment",
         "vgg16_preprocess",
+        BASE_NAME,
+        "head",
+    }
+    assert {layer.name for layer in head_of(model).layers} >= {
+        "head_norm",
         "head_dense",
         "head_dropout",
         "probability",
@@ -52,7 +65,43 @@ def test_zero_factors_leave_augmentation_layers_out(tiny_params):
 def test_pooling_flatten(tiny_params):
     flat = tiny_params.model.model_copy(update={"pooling": "flatten"})
     model = build_model(64, flat, tiny_params.train.augment, seed=1)
-    assert model.get_layer("head_dense").kernel.shape == (2 * 2 * 512, flat.head_units)
+    assert head_of(model).get_layer("head_dense").kernel.shape == (2 * 2 * 512, flat.head_units)
+
+
+def test_head_on_extracted_features_equals_the_full_model(tiny_params):
+    """The bottleneck path (features once, then the head) computes what the full model does."""
+    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    pixels = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+    features = feature_extractor(model).predict_on_batch(pixels)
+    assert features.shape == (3, 1, 1, 512)
+    np.testing.assert_allclose(
+        head_of(model).predict_on_batch(features), model.predict_on_batch(pixels), rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    ("blocks", "expected"), [(0, set()), (1, {"block5"}), (2, {"block4", "block5"})]
+)
+def test_unfreeze_top_blocks(tiny_params, blocks, expected):
+    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    unfreeze_top_blocks(model, blocks)
+    base = model.get_layer(BASE_NAME)
+    trainable = {layer.name.split("_")[0] for layer in base.layers if layer.trainable_weights}
+    assert trainable == expected
+    conv_weights = 2 * 3 * blocks  # blocks 4 and 5 hold three conv layers, each kernel + bias
+    assert len(model.trainable_weights) == len(head_of(model).trainable_weights) + conv_weights
+
+
+def test_mixed_precision_keeps_a_float32_output(tiny_params):
+    from genderface.devices import precision
+
+    with precision(mixed=True):
+        model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    assert keras.config.dtype_policy().name == "float32", "the global policy is restored"
+    assert head_of(model).get_layer("head_dense").compute_dtype == "float16"
+    assert head_of(model).get_layer("probability").compute_dtype == "float32"
+    out = model.predict_on_batch(np.full((1, 32, 32, 3), 100, np.float32))
+    assert out.dtype == np.float32
 
 
 def test_weights_resolution(tmp_path):

@@ -36,15 +36,23 @@ def test_training_logs_per_epoch_curves_with_dvclive(tmp_path, tiny_params):
     from genderface.training import train
 
     params = tiny_params.model_copy(
-        update={"train": tiny_params.train.model_copy(update={"epochs": 2})}
+        update={
+            "train": tiny_params.train.model_copy(
+                update={"epochs": 2, "fine_tune_epochs": 2, "early_stopping_patience": 5}
+            )
+        }
     )
     data = demo_training_data(tmp_path, params)
     with Live(str(tmp_path / "metrics"), dvcyaml=False, save_dvc_exp=False) as live:
-        _, history = train(params, data, callbacks=[DVCLiveCallback(live=live)])
-    assert len(history.history["loss"]) == 2
+        train(params, data, callbacks=[DVCLiveCallback(live=live)])
     summary = json.loads((tmp_path / "metrics" / "metrics.json").read_text())
-    assert summary["step"] == 1
-    assert set(summary["train"]) == set(summary["eval"]) == {"loss", "accuracy", "auc"}
+    assert summary["step"] == 3, "two head epochs then two fine-tuning epochs, one curve"
+    assert set(summary["eval"]) == {"loss", "accuracy", "auc"}
+    assert set(summary["train"]) == {"loss", "accuracy", "auc", "learning_rate"}
     loss_rows = (tmp_path / "metrics/plots/metrics/eval/loss.tsv").read_text().splitlines()
     assert loss_rows[0] == "step\tloss"
-    assert len(loss_rows) == 3
+    assert [row.split("\t")[0] for row in loss_rows[1:]] == ["0", "1", "2", "3"]
+    rates = (tmp_path / "metrics/plots/metrics/train/learning_rate.tsv").read_text().splitlines()
+    assert [float(row.split("\t")[1]) for row in rates[1:]] == pytest.approx(
+        [1e-3, 0.5e-3, 1e-4, 0.5e-4]
+    ), "cosine within each phase, from each phase's own rate"

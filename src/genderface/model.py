@@ -17,6 +17,7 @@ from genderface.fsutil import atomic_path, write_json
 from genderface.params import AugmentParams, ModelParams
 
 BASE_NAME = "vgg16"
+HEAD_NAME = "head"
 
 
 @keras.saving.register_keras_serializable(package="genderface")
@@ -63,19 +64,12 @@ def augmentation(params: AugmentParams, seed: int) -> keras.Sequential | None:
     return keras.Sequential(steps, name="augment") if steps else None
 
 
-def build_model(
-    image_size: int, params: ModelParams, augment: AugmentParams, seed: int
-) -> keras.Model:
-    """Frozen VGG16 (include_top=False) + pooling + Dense/Dropout/L2 head + sigmoid output.
-
-    The head normalises the pooled features first, so it learns at one learning rate whether the
-    base carries ImageNet weights or random ones (the offline demo and tests).
-    """
-    weights = resolve_weights(params.weights)
+def _load_base(image_size: int, weights: str) -> keras.Model:
+    resolved = resolve_weights(weights)
     try:
         base = keras.applications.VGG16(
             include_top=False,
-            weights="imagenet" if weights == "imagenet" else None,
+            weights="imagenet" if resolved == "imagenet" else None,
             input_shape=(image_size, image_size, 3),
             name=BASE_NAME,
         )
@@ -85,21 +79,31 @@ def build_model(
             "check the network, or set model.weights to a local "
             "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
         ) from None
-    if weights not in (None, "imagenet"):
+    if resolved not in (None, "imagenet"):
         try:
-            base.load_weights(weights)
+            base.load_weights(resolved)
         except (ValueError, OSError, KeyError) as err:
             raise GenderfaceError(
-                f"model.weights {weights!r}: not VGG16 no-top weights ({err}); use Keras' "
+                f"model.weights {resolved!r}: not VGG16 no-top weights ({err}); use Keras' "
                 "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 or imagenet"
             ) from None
-    base.trainable = False
-    inputs = keras.Input((image_size, image_size, 3), name="pixels")
-    augment_layers = augmentation(augment, seed)
-    x = augment_layers(inputs) if augment_layers else inputs
-    x = VGG16Preprocess(name="vgg16_preprocess")(x)
-    x = base(x, training=False)
-    x = layers.GlobalAveragePooling2D()(x) if params.pooling == "avg" else layers.Flatten()(x)
+    return base
+
+
+def _build_head(feature_shape: tuple[int, ...], params: ModelParams, seed: int) -> keras.Model:
+    """Pooling + normalisation + Dense/Dropout/L2 + sigmoid, as its own model.
+
+    A separate model so phase 1 can train it alone on cached base features (the bottleneck) and
+    the same weights then sit in the full model. It normalises the pooled features first, so it
+    learns at one learning rate whether the base carries ImageNet weights or random ones. The
+    output stays float32 under mixed precision, for a numerically stable loss.
+    """
+    features = keras.Input(feature_shape, name="features")
+    x = (
+        layers.GlobalAveragePooling2D()(features)
+        if params.pooling == "avg"
+        else layers.Flatten()(features)
+    )
     x = layers.BatchNormalization(momentum=0.9, name="head_norm")(x)
     x = layers.Dense(
         params.head_units,
@@ -112,10 +116,53 @@ def build_model(
     outputs = layers.Dense(
         1,
         activation="sigmoid",
+        dtype="float32",
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1),
         name="probability",
     )(x)
+    return keras.Model(features, outputs, name=HEAD_NAME)
+
+
+def build_model(
+    image_size: int, params: ModelParams, augment: AugmentParams, seed: int
+) -> keras.Model:
+    """Pixels -> augmentation -> VGG16 preprocessing -> frozen VGG16 (include_top=False) -> head.
+
+    The base is called with training=False, so it stays in inference mode after it is unfrozen
+    for fine-tuning (the keras-io transfer-learning recipe).
+    """
+    base = _load_base(image_size, params.weights)
+    base.trainable = False
+    inputs = keras.Input((image_size, image_size, 3), name="pixels")
+    augment_layers = augmentation(augment, seed)
+    x = augment_layers(inputs) if augment_layers else inputs
+    x = VGG16Preprocess(name="vgg16_preprocess")(x)
+    x = base(x, training=False)
+    outputs = _build_head(base.output_shape[1:], params, seed)(x)
     return keras.Model(inputs, outputs, name="genderface_vgg16")
+
+
+def feature_extractor(model: keras.Model) -> keras.Model:
+    """Pixels -> VGG16 features through the model's own layers, without augmentation."""
+    pixels = keras.Input(model.input_shape[1:], name="pixels")
+    x = model.get_layer("vgg16_preprocess")(pixels)
+    return keras.Model(pixels, model.get_layer(BASE_NAME)(x, training=False), name="features")
+
+
+def head_of(model: keras.Model) -> keras.Model:
+    return model.get_layer(HEAD_NAME)
+
+
+def unfreeze_top_blocks(model: keras.Model, blocks: int) -> None:
+    """Make VGG16's top `blocks` conv blocks (block5 down) trainable; the rest stays frozen.
+
+    The caller must compile again: Keras fixes the trainable weights at compile time.
+    """
+    base = model.get_layer(BASE_NAME)
+    top = {f"block{n}" for n in range(6 - blocks, 6)}
+    base.trainable = blocks > 0
+    for layer in base.layers:
+        layer.trainable = layer.name.split("_")[0] in top
 
 
 @dataclass(frozen=True)
