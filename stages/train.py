@@ -20,8 +20,8 @@ from genderface.training import Backup, TrainingData, fingerprint, train
 
 def main() -> None:
     params = load_params()
+    devices = resolve_devices(params.train)  # first: a cluster must be joined before any TF op
     data = TrainingData.from_shards(layout.SHARDS_DIR)
-    devices = resolve_devices(params.train)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path() if devices.is_chief else Path(scratch)
         backup = Backup(root / layout.TRAIN_BACKUP, fingerprint(params, data.info))

@@ -9,7 +9,7 @@ from genderface.model import (
     feature_extractor,
     head_of,
     resolve_weights,
-    unfreeze_top_blocks,
+    prepare_fine_tuning,
 )
 
 
@@ -82,14 +82,15 @@ def test_head_on_extracted_features_equals_the_full_model(tiny_params):
 @pytest.mark.parametrize(
     ("blocks", "expected"), [(0, set()), (1, {"block5"}), (2, {"block4", "block5"})]
 )
-def test_unfreeze_top_blocks(tiny_params, blocks, expected):
+def test_prepare_fine_tuning(tiny_params, blocks, expected):
     model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
-    unfreeze_top_blocks(model, blocks)
+    prepare_fine_tuning(model, blocks)
     base = model.get_layer(BASE_NAME)
     trainable = {layer.name.split("_")[0] for layer in base.layers if layer.trainable_weights}
     assert trainable == expected
     conv_weights = 2 * 3 * blocks  # blocks 4 and 5 hold three conv layers, each kernel + bias
     assert len(model.trainable_weights) == len(head_of(model).trainable_weights) + conv_weights
+    assert not head_of(model).get_layer("head_norm").trainable, "BN in inference mode"
 
 
 def test_mixed_precision_keeps_a_float32_output(tiny_params):

@@ -56,3 +56,17 @@ def test_training_logs_per_epoch_curves_with_dvclive(tmp_path, tiny_params):
     assert [float(row.split("\t")[1]) for row in rates[1:]] == pytest.approx(
         [1e-3, 0.5e-3, 1e-4, 0.5e-4]
     ), "cosine within each phase, from each phase's own rate"
+
+
+def test_same_params_and_data_give_identical_test_metrics(tmp_path, tiny_params):
+    """Seeds from params plus op determinism: two trainings score the test split identically."""
+    from genderface.evaluation import evaluate
+    from genderface.input_pipeline import batched, load_split
+    from genderface.training import train
+
+    data = demo_training_data(tmp_path, tiny_params)
+    test = batched(load_split(tmp_path / "shards", "test", data.info), 16)
+    runs = [evaluate(train(tiny_params, data, callbacks=[]), test, data.info) for _ in range(2)]
+    assert runs[0].scores == runs[1].scores
+    assert runs[0].threshold == runs[1].threshold
+    np.testing.assert_array_equal(runs[0].y_prob, runs[1].y_prob)

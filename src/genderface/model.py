@@ -153,16 +153,19 @@ def head_of(model: keras.Model) -> keras.Model:
     return model.get_layer(HEAD_NAME)
 
 
-def unfreeze_top_blocks(model: keras.Model, blocks: int) -> None:
+def prepare_fine_tuning(model: keras.Model, blocks: int) -> None:
     """Make VGG16's top `blocks` conv blocks (block5 down) trainable; the rest stays frozen.
 
-    The caller must compile again: Keras fixes the trainable weights at compile time.
+    The head's normalisation switches to inference mode with the statistics phase 1 learned:
+    with the base now moving, batch statistics in training and moving averages at validation
+    would drift apart. The caller must compile again: Keras fixes the trainable set at compile.
     """
     base = model.get_layer(BASE_NAME)
     top = {f"block{n}" for n in range(6 - blocks, 6)}
     base.trainable = blocks > 0
     for layer in base.layers:
         layer.trainable = layer.name.split("_")[0] in top
+    head_of(model).get_layer("head_norm").trainable = False
 
 
 @dataclass(frozen=True)

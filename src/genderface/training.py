@@ -24,7 +24,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
 from genderface.devices import Devices, precision, resolve_devices
-from genderface.evaluation import choose_threshold, predict_dataset
+from genderface.evaluation import choose_threshold
 from genderface.fsutil import atomic_path, write_json
 from genderface.input_pipeline import ShardInfo, batched, load_split
 from genderface.model import (
@@ -32,7 +32,7 @@ from genderface.model import (
     build_model,
     feature_extractor,
     head_of,
-    unfreeze_top_blocks,
+    prepare_fine_tuning,
 )
 from genderface.params import Params, TrainParams
 
@@ -139,15 +139,26 @@ def fingerprint(params: Params, info: ShardInfo) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
+def _outputs(
+    model: keras.Model, batches: tf.data.Dataset, desc: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(outputs, labels) of a model in inference mode over batches, in order.
+
+    A direct call, not predict(): under a distribution strategy Keras' predict_on_batch hands the
+    whole batch to every replica and returns the copies concatenated.
+    """
+    forward = tf.function(lambda images: model(images, training=False))
+    outputs, labels = [], []
+    for images, batch_labels in tqdm(batches, desc=desc, unit="batch", mininterval=1.0):
+        outputs.append(forward(images).numpy())
+        labels.append(batch_labels.numpy())
+    return np.concatenate(outputs), np.concatenate(labels)
+
+
 def _features(model: keras.Model, dataset: tf.data.Dataset, batch: int) -> tf.data.Dataset:
     """(features, label) for every image of a split, from one pass through the frozen base."""
-    extractor = feature_extractor(model)
-    features, labels = [], []
-    batches = tqdm(batched(dataset, batch), desc="base features", unit="batch", mininterval=1.0)
-    for images, batch_labels in batches:
-        features.append(extractor.predict_on_batch(images))
-        labels.append(batch_labels.numpy())
-    return tf.data.Dataset.from_tensor_slices((np.concatenate(features), np.concatenate(labels)))
+    features, labels = _outputs(feature_extractor(model), batched(dataset, batch), "base features")
+    return tf.data.Dataset.from_tensor_slices((features, labels))
 
 
 def _fit_phase(
@@ -224,7 +235,7 @@ def train(
         if phase == "fine_tune":
             log.info("phase 2: fine-tuning VGG16's top %d conv block(s)", cfg.fine_tune_blocks)
             with devices.strategy.scope():
-                unfreeze_top_blocks(model, cfg.fine_tune_blocks)
+                prepare_fine_tuning(model, cfg.fine_tune_blocks)
         done = backup.done(phase) if backup else None
         if done is not None:
             log.info(
@@ -251,6 +262,6 @@ def train(
             backup.finish(phase, model, epoch)
     threshold = cfg.threshold
     if threshold == "validation":
-        provisional = Classifier(model, data.info.classes, 0.5)
-        threshold = choose_threshold(*predict_dataset(provisional, validation))
+        probabilities, labels = _outputs(model, validation, "validation threshold")
+        threshold = choose_threshold(labels, probabilities.reshape(-1))
     return Classifier(model, data.info.classes, threshold)

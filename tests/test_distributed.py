@@ -1,0 +1,137 @@
+"""The GPU code paths on CPU: MirroredStrategy over two logical devices, MultiWorkerMirroredStrategy
+over two local worker processes, and mixed precision with XLA."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from genderface.devices import Devices, MultiWorkerStrategy, resolve_devices
+from genderface.params import parse_params
+
+from .conftest import REPO, demo_training_data, tiny_params_dict
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_cpu_only_machine_trains_with_the_default_strategy_in_float32():
+    params = parse_params(tiny_params_dict())
+    devices = resolve_devices(params.train)
+    assert devices.strategy is tf.distribute.get_strategy()
+    assert (devices.mixed_precision, devices.jit_compile, devices.is_chief) == (False, False, True)
+
+
+def test_mixed_precision_and_xla_train_on_cpu(tmp_path):
+    from genderface.training import train
+
+    params = parse_params(tiny_params_dict(**{"train.mixed_precision": True, "train.xla": True}))
+    devices = resolve_devices(params.train)
+    assert (devices.mixed_precision, devices.jit_compile) == (True, True)
+    classifier = train(params, demo_training_data(tmp_path, params), [], devices=devices)
+    assert classifier.model.get_layer("head").get_layer("head_dense").compute_dtype == "float16"
+    assert keras.config.dtype_policy().name == "float32"
+    out = classifier.model.predict_on_batch(np.full((2, 32, 32, 3), 90, np.float32))
+    assert out.dtype == np.float32
+    assert np.isfinite(out).all()
+
+
+MIRRORED = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from pathlib import Path
+    from genderface.devices import Devices
+    from genderface.params import parse_params
+    from genderface.training import train
+    from tests.conftest import demo_training_data, tiny_params_dict
+
+    params = parse_params(tiny_params_dict())
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    devices = Devices(strategy, mixed_precision=False, jit_compile=False)
+    classifier = train(params, demo_training_data(Path(sys.argv[1]), params), [], devices=devices)
+    kernel = classifier.model.get_layer("head").get_layer("head_dense").kernel
+    print(json.dumps({
+        "replicas": strategy.num_replicas_in_sync,
+        "mirrored": type(kernel.value).__name__,
+        "threshold": classifier.threshold,
+    }))
+    """
+)
+
+
+def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2
+    assert 0.0 <= report["threshold"] <= 1.0
+
+
+def test_multi_worker_training_with_two_local_workers(tmp_path):
+    """Two `python stages/train.py` processes on 127.0.0.1 ports, as the README shows for a
+    cluster: both train in lockstep, only the chief (worker 0) writes the model and curves."""
+    params = tiny_params_dict(**{"train.epochs": 2, "train.fine_tune_epochs": 1})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    demo_training_data(tmp_path / "data", parse_params(params))
+    cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(REPO / "stages" / "train.py")],
+            cwd=tmp_path,
+            env={
+                **os.environ,
+                "TF_CONFIG": json.dumps(
+                    {"cluster": cluster, "task": {"type": "worker", "index": i}}
+                ),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    logs = [worker.communicate(timeout=600)[0] for worker in workers]
+    for worker, log in zip(workers, logs, strict=True):
+        assert worker.returncode == 0, log[-3000:]
+        assert "Epoch 3/3" in log
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["model.json", "model.keras"]
+    summary = json.loads((tmp_path / "metrics/train/metrics.json").read_text())
+    assert summary["step"] == 2
+    assert not (tmp_path / "data/train-backup").exists()
+
+
+def test_tf_config_selects_the_multi_worker_strategy(monkeypatch):
+    """Only the resolution: a one-worker cluster needs no peer to start."""
+    port = _free_port()
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps(
+            {"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker", "index": 0}}
+        ),
+    )
+    devices = resolve_devices(parse_params(tiny_params_dict()).train)
+    assert isinstance(devices.strategy, MultiWorkerStrategy)
+    assert devices.is_chief
+    assert isinstance(devices, Devices)
