@@ -8,8 +8,8 @@ from genderface.model import (
     build_model,
     feature_extractor,
     head_of,
-    resolve_weights,
     prepare_fine_tuning,
+    resolve_weights,
 )
 
 
