@@ -1,0 +1,91 @@
+"""Phase-1 epoch time with the bottleneck cache against recomputing the frozen VGG16 every epoch.
+
+    python benchmarks/bottleneck.py [--sample ../shared/data/genderface-sample.zip] [--size 150]
+
+On a fresh clone of this repository, `dvc repro preprocess` turns the real 3,000-image sample
+into shards at --size pixels; then the project's own `training.train` runs phase 1 twice with the
+same params: once with `train.augment_head: true` and every augmentation factor at 0 (the full
+model runs, base included, each epoch, on the same images) and once with `augment_head: false`
+(the base's features are computed once, then the head trains on them). Prints each epoch's
+seconds, the one-time feature pass, and the per-epoch speed-up. Run it in the project's venv.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sample", type=Path, default=REPO.parent / "shared/data/genderface-sample.zip"
+    )
+    parser.add_argument("--size", type=int, default=150)
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    sample = args.sample.resolve()
+    if not sample.is_file():
+        sys.exit(f"error: {sample}: sample archive not found; pass --sample PATH")
+    from genderface.params import parse_params
+    from genderface.training import TrainingData, train
+
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "genderface"
+        subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+        raw = yaml.safe_load((clone / "params.yaml").read_text())
+        raw["data"].update(source=str(sample), image_size=args.size)
+        raw["train"].update(epochs=args.epochs, fine_tune_epochs=0, threshold=0.5)
+        raw["train"]["early_stopping_patience"] = args.epochs
+        (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        subprocess.run(["dvc", "repro", "preprocess"], cwd=clone, env=env, check=True)
+        data = TrainingData.from_shards(clone / "data/shards")
+        images = data.info.size("train") + data.info.size("validation")
+        timings = {}
+        for cached in (False, True):
+            cfg = raw["train"] | {"augment_head": not cached}
+            if not cached:
+                cfg["augment"] = {k: 0 if k != "flip" else False for k in cfg["augment"]}
+            params = parse_params(raw | {"train": cfg})
+            timer = EpochTimer()
+            start = time.perf_counter()
+            train(params, data, callbacks=[timer])
+            timings[cached] = (time.perf_counter() - start, timer.seconds)
+    (full_total, full), (cached_total, head) = timings[False], timings[True]
+    features = cached_total - sum(head)
+    print(f"{args.size} px, {images} images per epoch (train + validation), {args.epochs} epochs")
+    print(f"{'phase-1 epoch':<44}{'seconds per epoch':>20}")
+    print(f"{'recomputing VGG16 every epoch':<44}{min(full):20.2f}")
+    print(f"{'bottleneck cache (head on cached features)':<44}{min(head):20.2f}")
+    print(f"{'one-time feature pass (incl. model build)':<44}{features:20.2f}")
+    print(f"speed-up per epoch: {min(full) / min(head):.1f}x (target >= 10x)")
+    print(f"whole phase 1 ({args.epochs} epochs): {full_total / cached_total:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
