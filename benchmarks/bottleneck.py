@@ -18,8 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import keras
-import yaml
+# This file shares its name with the `bottleneck` package pandas imports when it can: keep the
+# script's own folder off the import path, or pandas (under DVC and Keras) imports this file.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import keras  # noqa: E402
+import yaml  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -179,14 +179,23 @@ def test_default_demo_pipeline_reproduces_the_committed_metrics(tmp_path):
     test = shown[""]["data"]["metrics/eval/metrics.json"]["data"]["test"]
     assert test["balanced_accuracy"] > 0.9
     assert test["images"] == 40
-    epochs = yaml.safe_load((REPO / "params.yaml").read_text())["train"]["epochs"]
+    epochs = project.json("metrics/train/metrics.json")["step"] + 1  # both phases
+    assert epochs > yaml.safe_load((REPO / "params.yaml").read_text())["train"]["epochs"]
     plots = json.loads(project.run("dvc", "plots", "show", "--json"))["data"]
     assert sorted(plots) == sorted(
-        ["Loss", "Accuracy", "AUC", "ROC", "metrics/eval/plots/sklearn/test/confusion_matrix.json"]
+        [
+            "Loss",
+            "Accuracy",
+            "AUC",
+            "Learning rate",
+            "ROC",
+            "metrics/eval/plots/sklearn/test/confusion_matrix.json",
+        ]
     )
     for name in ("Loss", "Accuracy", "AUC"):
         values = plots[name][0]["content"]["data"]["values"]
         assert len(values) == 2 * epochs, name
+    assert len(plots["Learning rate"][0]["content"]["data"]["values"]) == epochs
     confusion = plots["metrics/eval/plots/sklearn/test/confusion_matrix.json"]
     assert len(confusion[0]["content"]["data"]["values"]) == 40
     assert len(plots["ROC"][0]["content"]["data"]["values"]) >= 3
