@@ -77,3 +77,10 @@ def test_queued_sweep_runs_both_and_the_best_becomes_a_branch(reproduced_project
     assert test["balanced_accuracy"] == experiments[best]["balanced_accuracy"]
     assert "Data and pipelines are up to date." in project.run("dvc", "status")
     assert project.run("git", "status", "--porcelain") == ""
+
+    # the README's alternative: the best experiment's results into the base branch's workspace
+    project.run("git", "checkout", "-q", "-")
+    assert yaml.safe_load((project.root / "params.yaml").read_text()) != params
+    project.run("dvc", "exp", "apply", best)
+    assert yaml.safe_load((project.root / "params.yaml").read_text()) == params
+    assert project.json(EVAL)["test"] == test

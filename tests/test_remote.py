@@ -185,6 +185,14 @@ def test_cloud_remotes_keep_credentials_out_of_git(reproduced_project, tmp_path)
     assert "url = s3://my-bucket/genderface" in (project.root / ".dvc/config").read_text()
 
 
+def test_local_flag_keeps_a_personal_remote_out_of_git(reproduced_project, tmp_path):
+    project = Project(tmp_path / "project", template=reproduced_project)
+    project.shell(f"scripts/add-remote.sh --local mine {tmp_path / 'mine'}")
+    _assert_no_secrets_committed(project, str(tmp_path / "mine"))
+    assert project.run("dvc", "remote", "default").strip() == "mine"
+    assert project.run("git", "status", "--porcelain") == ""
+
+
 def test_readme_remote_section_is_what_these_tests_run():
     adds, push, pull = readme_blocks(SECTION)
     assert [c.split()[2].split("://")[0] for c in adds] == [
