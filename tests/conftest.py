@@ -1,8 +1,12 @@
 """Shared fixtures: tiny generated images and params, the real sample, a tiny trained model."""
 
 import io
+import json
 import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,89 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO.parent / "shared" / "data" / "genderface-sample.zip"
 
 os.environ["DVC_NO_ANALYTICS"] = "1"
+
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "genderface test",
+    "GIT_AUTHOR_EMAIL": "test@genderface.invalid",
+    "GIT_COMMITTER_NAME": "genderface test",
+    "GIT_COMMITTER_EMAIL": "test@genderface.invalid",
+}
+
+
+class Project:
+    """A copy of this repository's files (as a fresh clone has them) in a new git repo."""
+
+    def __init__(self, root: Path, template: "Project | None" = None) -> None:
+        """A fresh repo from this repository's files, or a full copy of `template` (git, cache)."""
+        self.root = root
+        self.env = {
+            **os.environ,
+            **GIT_ENV,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "DVC_NO_ANALYTICS": "1",
+        }
+        if template is not None:
+            shutil.copytree(template.root, root, symlinks=True, dirs_exist_ok=True)
+            return
+        files = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\0")
+        for name in filter(None, files):
+            source = REPO / name
+            if source.is_file():
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, root / name)
+        self.run("git", "init", "-q")
+        self.commit("project")
+
+    def run(self, *args: str) -> str:
+        result = subprocess.run(
+            args, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=1500
+        )
+        assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+        return result.stdout + result.stderr
+
+    def shell(self, command: str) -> str:
+        """Run one command line as a user types it (README commands), in the project's venv."""
+        return self.run("bash", "-euo", "pipefail", "-c", command)
+
+    def commit(self, message: str) -> None:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "-m", message)
+
+    def set_params(self, **overrides: object) -> None:
+        (self.root / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(**overrides)))
+
+    def repro(self) -> list[str]:
+        """Run dvc repro; return the names of the stages that ran."""
+        return re.findall(r"Running stage '(\w+)'", self.run("dvc", "repro"))
+
+    def json(self, path: str) -> dict:
+        return json.loads((self.root / path).read_text())
+
+
+def readme_blocks(heading: str) -> list[list[str]]:
+    """The ```sh blocks of one README section, each a list of commands as a user would type them.
+
+    Comments are dropped and backslash continuations joined, so tests can run the README's
+    commands literally (after swapping example hosts and paths for the test's own).
+    """
+    text = (REPO / "README.md").read_text()
+    level = heading.split(" ")[0]
+    start = text.index(f"\n{heading}\n")
+    end = text.find(f"\n{level} ", start + 1)
+    section = text[start : end if end != -1 else len(text)]
+    blocks = []
+    for body in re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL):
+        joined = re.sub(r"\\\n\s*", "", body)
+        commands = [re.sub(r"\s+#\s.*$", "", line).strip() for line in joined.splitlines()]
+        blocks.append([c for c in commands if c and not c.startswith("#")])
+    return blocks
 
 
 def tiny_params_dict(**overrides: object) -> dict:
@@ -38,6 +125,25 @@ def tiny_params_dict(**overrides: object) -> dict:
             node = node[key]
         node[leaf] = value
     return raw
+
+
+def write_params(folder: Path, **overrides: object) -> None:
+    """folder/params.yaml: the tiny params with dotted overrides."""
+    (folder / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(**overrides)))
+
+
+def run_stage(name: str, cwd: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    """`python stages/<name>.py` in cwd, as DVC runs it; kwargs go to subprocess.run."""
+    env = {**os.environ, **kwargs.pop("env", {})}
+    return subprocess.run(
+        [sys.executable, str(REPO / "stages" / f"{name}.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -103,3 +209,16 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     save_classifier(classifier, work / "models" / "model.keras")
     shutil.rmtree(work / "raw")
     return work / "models" / "model.keras"
+
+
+@pytest.fixture(scope="session")
+def reproduced_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The project with tiny params, `dvc repro` run and everything committed: copy, don't touch.
+
+    One tiny pipeline run (~40 s on 2 cores) shared by the remote, experiment and branch tests.
+    """
+    project = Project(tmp_path_factory.mktemp("reproduced"))
+    project.set_params()
+    project.repro()
+    project.commit("tiny pipeline run")
+    return project

@@ -17,7 +17,6 @@ def test_project_params_yaml_is_valid():
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"train.epochs": "many"}, "train.epochs: Input should be a valid integer"),
         ({"train.epochs": 0}, "train.epochs: Input should be greater than or equal to 1 (got 0)"),
         (
             {"train.optimizer": "adamw"},
@@ -25,7 +24,6 @@ def test_project_params_yaml_is_valid():
         ),
         ({"model.dropout": 1.5}, "model.dropout: Input should be less than 1"),
         ({"split.train": 0.8}, "split: Value error, train + test + validation must be 1, got 1.1"),
-        ({"train.augment.flipp": True}, "train.augment.flipp: unknown key"),
     ],
 )
 def test_bad_params_name_the_key(overrides, expected):

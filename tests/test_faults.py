@@ -1,0 +1,428 @@
+"""Bad input and failures, through the stage scripts and `genderface predict`, as users meet them.
+
+Every case checks the same contract: exactly one `error: ...` line on stderr saying what is wrong,
+a non-zero exit, no traceback (unless asked for with --verbose), and no partial output: nothing
+half-written in the project, nothing written outside it, no `.*.tmp-*` leftovers.
+"""
+
+import hashlib
+import http.server
+import io
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from .conftest import REPO, run_stage, write_faces, write_params
+
+KAGGLE_TEST_PORT = 7777  # kagglesdk's KAGGLE_API_ENVIRONMENT=TEST endpoint: http://localhost:7777
+KAGGLE_HANDLE = "maciejgronczynski/biggest-genderface-recognition-dataset"
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if not p.is_dir())
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {name: hashlib.sha256((root / name).read_bytes()).hexdigest() for name in _files(root)}
+
+
+def assert_one_line_failure(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode != 0, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith(f"error: {message}"), errors[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """An empty project folder: stages run here; inputs live beside it, in tmp_path."""
+    root = tmp_path / "project"
+    root.mkdir()
+    return root
+
+
+def _fails_leaving_only_params(
+    project: Path, stage: str, message: str, **env: str
+) -> subprocess.CompletedProcess:
+    result = run_stage(stage, project, env=env)
+    assert_one_line_failure(result, message)
+    assert _files(project) == ["params.yaml"]
+    return result
+
+
+# params.yaml: caught before any work, naming the key ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            {"train.epochs": "many"},
+            "params.yaml: train.epochs: Input should be a valid integer",
+            id="wrong-type",
+        ),
+        pytest.param(
+            {"train.augment.flipp": True},
+            "params.yaml: train.augment.flipp: unknown key; remove it or check its spelling",
+            id="unknown-key",
+        ),
+        pytest.param(
+            {"train.epochs": -3},
+            "params.yaml: train.epochs: Input should be greater than or equal to 1 (got -3)",
+            id="out-of-range",
+        ),
+    ],
+)
+@pytest.mark.parametrize("stage", ["download", "split"])
+def test_bad_params_stop_before_any_work(project, stage, overrides, message):
+    write_params(project, **overrides)
+    result = _fails_leaving_only_params(project, stage, message)
+    assert len(result.stderr.splitlines()) == 1  # before any work: not even a log line
+
+
+def test_params_yaml_that_is_not_yaml(project):
+    (project / "params.yaml").write_text("data: [unclosed\n")
+    _fails_leaving_only_params(project, "download", "params.yaml: not valid YAML")
+
+
+# data.source: archives and folders that cannot be used -----------------------------------------
+
+
+def _zip(archive: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(zipfile.ZipInfo(name), data)
+        for name, target in (links or {}).items():
+            link = zipfile.ZipInfo(name)
+            link.external_attr = 0o120777 << 16  # S_IFLNK: what `zip --symlinks` writes
+            zf.writestr(link, target)
+    return archive
+
+
+def _tar(archive: Path, faces_root: Path, extra: tarfile.TarInfo) -> Path:
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(faces_root / "faces", arcname="faces")
+        tf.addfile(extra, None if extra.issym() else io.BytesIO(b"x"))
+    return archive
+
+
+def _tar_member(name: str, symlink_to: str | None = None) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    if symlink_to is None:
+        info.size = 1
+    else:
+        info.type, info.linkname = tarfile.SYMTYPE, symlink_to
+    return info
+
+
+def _text_file(path: Path) -> Path:
+    path.write_text("not an archive")
+    return path
+
+
+def _truncated(archive: Path) -> Path:
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    return archive
+
+
+def _faces_zip(archive: Path, inputs: Path) -> Path:
+    src = write_faces(inputs / f"src-{archive.stem}", per_class=6)
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(src.rglob("*")):
+            zf.write(path, path.relative_to(src).as_posix())
+    return archive
+
+
+def _faces_tgz(archive: Path, inputs: Path) -> Path:
+    src = write_faces(inputs / f"src-{archive.stem}", per_class=6)
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(src / "faces", arcname="faces")
+    return archive
+
+
+FACE = b"\xff\xd8 not really a jpeg"
+BAD_SOURCES: dict[str, tuple[Callable[[Path], str], str]] = {
+    "missing-path": (lambda d: str(d / "nope.zip"), "no such file or folder"),
+    "unknown-scheme": (lambda d: "ftp://example/faces.zip", "unknown scheme"),
+    "not-an-archive": (lambda d: str(_text_file(d / "notes.txt")), "not a supported archive"),
+    "no-class-folders": (
+        lambda d: str(_zip(d / "flat.zip", {"man_1.jpg": FACE})),
+        "no faces/<class>/ folders",
+    ),
+    "three-classes": (
+        lambda d: str(
+            _zip(d / "three.zip", {f"faces/{c}/a.jpg": FACE for c in ("man", "woman", "child")})
+        ),
+        "faces/ has 3 class folders",
+    ),
+    "zip-slip": (
+        lambda d: str(
+            _zip(d / "slip.zip", {"faces/man/a.jpg": FACE, "../../../evil.jpg": b"pwned"})
+        ),
+        "member '../../../evil.jpg' points outside the archive; refusing",
+    ),
+    "zip-absolute-path": (
+        lambda d: str(
+            _zip(d / "abs.zip", {"faces/man/a.jpg": FACE, f"{d}/evil-abs.jpg": b"pwned"})
+        ),
+        "member '/",
+    ),
+    "zip-symlink": (
+        lambda d: str(
+            _zip(
+                d / "link.zip",
+                {"faces/man/a.jpg": FACE, "faces/woman/b.jpg": FACE},
+                {"faces/woman/passwd.jpg": "/etc/passwd"},
+            )
+        ),
+        "member 'faces/woman/passwd.jpg' is a symbolic link; refusing",
+    ),
+    "tar-slip": (
+        lambda d: str(
+            _tar(d / "slip.tar.gz", write_faces(d / "ts", 1), _tar_member("../../evil.jpg"))
+        ),
+        "member '../../evil.jpg' points outside the archive",
+    ),
+    "tar-absolute-path": (
+        lambda d: str(
+            _tar(d / "abs.tar.gz", write_faces(d / "ta", 1), _tar_member(f"{d}/evil-abs.jpg"))
+        ),
+        "member '/",
+    ),
+    "tar-symlink-outside": (
+        lambda d: str(
+            _tar(
+                d / "link.tar.gz",
+                write_faces(d / "tl", 1),
+                _tar_member("faces/man/passwd.jpg", symlink_to="/etc/passwd"),
+            )
+        ),
+        "member 'faces/man/passwd.jpg' points outside",
+    ),
+    "truncated-zip": (
+        lambda d: str(_truncated(_faces_zip(d / "cut.zip", d))),
+        "",
+    ),
+    "truncated-tar-gz": (
+        lambda d: str(_truncated(_faces_tgz(d / "cut.tar.gz", d))),
+        "",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_SOURCES))
+def test_bad_data_source(tmp_path, project, case):
+    make, expected = BAD_SOURCES[case]
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    source = make(inputs)
+    before = _files(tmp_path)
+    write_params(project, **{"data.source": source})
+    result = run_stage("download", project)
+    message = f"data.source {source!r}: {expected}"
+    if case.startswith("truncated"):
+        message = f"data.source {source!r}: cannot extract ("
+        assert result.stderr.rstrip().endswith("check the archive is complete")
+    assert_one_line_failure(result, message)
+    assert _files(project) == ["params.yaml"]  # nothing half-extracted, no .raw.tmp-* leftovers
+    assert _files(tmp_path) == sorted([*before, "project/params.yaml"])  # nothing written outside
+
+
+# Kaggle: unreachable, or answering with an HTTP error ------------------------------------------
+
+
+@contextmanager
+def _kaggle_answering(status: int) -> Iterator[list[str]]:
+    """A real HTTP server where kagglesdk's TEST environment looks; every call gets `status`."""
+    requests_seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            requests_seen.append(self.path)
+            body = b'{"code": %d, "message": "test server"}' % status
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", KAGGLE_TEST_PORT), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield requests_seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _kaggle_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "KAGGLE_API_ENVIRONMENT": "TEST",
+        "KAGGLEHUB_CACHE": str(tmp_path / "kagglehub"),
+        "KAGGLE_CONFIG_DIR": str(tmp_path / "no-kaggle-config"),
+    }
+
+
+def test_kaggle_unreachable(tmp_path, project):
+    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    _fails_leaving_only_params(
+        project,
+        "download",
+        f"cannot reach Kaggle to download {KAGGLE_HANDLE!r} (ConnectionError); check the network, "
+        "or download the archive yourself and set data.source to its path",
+        **_kaggle_env(tmp_path),
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (401, f"Kaggle refused {KAGGLE_HANDLE!r} (401); set KAGGLE_USERNAME and KAGGLE_KEY"),
+        (403, f"Kaggle refused {KAGGLE_HANDLE!r} (403); set KAGGLE_USERNAME and KAGGLE_KEY"),
+        (404, f"Kaggle dataset {KAGGLE_HANDLE!r} not found; check data.source (owner/slug)"),
+        (503, f"Kaggle answered 503 for {KAGGLE_HANDLE!r}; try again later"),
+    ],
+)
+def test_kaggle_http_errors(tmp_path, project, status, message):
+    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    with _kaggle_answering(status) as seen:
+        _fails_leaving_only_params(project, "download", message, **_kaggle_env(tmp_path))
+    assert seen == ["/api/v1/datasets.DatasetApiService/GetDataset"]
+
+
+def test_verbose_adds_the_traceback_and_keeps_the_line(tmp_path, project):
+    """--verbose (or GENDERFACE_VERBOSE=1, which `dvc repro` passes on) shows the cause too."""
+    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    for args, env in ((("--verbose",), {}), ((), {"GENDERFACE_VERBOSE": "1"})):
+        result = run_stage("download", project, *args, env=_kaggle_env(tmp_path) | env)
+        assert result.returncode == 1
+        assert "Traceback (most recent call last)" in result.stderr
+        assert "requests.exceptions.ConnectionError" in result.stderr
+        assert result.stderr.splitlines()[-1].startswith("error: cannot reach Kaggle")
+        assert _files(project) == ["params.yaml"]
+
+
+# preprocess: a target that fills up mid-write --------------------------------------------------
+
+
+def _limit_file_size(limit: int) -> Callable[[], None]:
+    """For the child: files may not grow past `limit` bytes; writes then fail with EFBIG, as on a
+    full disk (SIGXFSZ ignored so the write returns the error instead of killing the process)."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.slow
+def test_preprocess_target_full_leaves_no_partial_shards(project):
+    write_params(project, **{"preprocess.images_per_shard": 8})
+    for stage in ("download", "split", "preprocess"):
+        assert run_stage(stage, project).returncode == 0
+    shards = project / "data" / "shards"
+    before = _digest(shards)
+    assert len(before) == 1 + 4 + 1 + 1  # meta.json; train 28/8, test 8/8, validation 4/8
+    write_params(project, **{"preprocess.images_per_shard": 8, "data.image_size": 48})
+    result = run_stage("preprocess", project, preexec_fn=_limit_file_size(20_000))
+    assert_one_line_failure(result, "OutOfRangeError: data/.shards.tmp-")
+    assert "File too large; rerun with --verbose" in result.stderr
+    assert _digest(shards) == before  # the old complete shards, untouched
+    assert not list((project / "data").glob(".*.tmp-*"))
+
+
+# download: killed half-way, then run again ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_interrupted_download_restarts_cleanly(tmp_path, project):
+    rng = np.random.default_rng(0)
+    archive = tmp_path / "big.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        for i in range(3000):
+            label = "man" if i % 3 else "woman"
+            zf.writestr(f"faces/{label}/{label}_{i}.jpg", FACE + rng.bytes(16_000))
+    write_params(project, **{"data.source": str(archive)})
+    raw = project / "data" / "raw"
+    killed = subprocess.Popen(
+        [sys.executable, str(REPO / "stages" / "download.py")],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    staged: list[Path] = []
+    while time.monotonic() < deadline and killed.poll() is None:
+        staged = list((project / "data").glob(".raw.tmp-*/extracted/faces/*/*.jpg"))
+        if len(staged) > 100:
+            break
+        time.sleep(0.05)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert len(staged) > 100, "the download finished before it could be interrupted"
+    assert not raw.exists()
+    assert list((project / "data").glob(".raw.tmp-*"))  # the killed run's half-extracted leftovers
+
+    result = run_stage("download", project)
+    assert result.returncode == 0, result.stderr
+    assert not list((project / "data").glob(".*.tmp-*"))
+    with zipfile.ZipFile(archive) as zf:
+        expected = {n: hashlib.sha256(zf.read(n)).hexdigest() for n in zf.namelist()}
+    assert _digest(raw) == expected
+    assert yaml.safe_load((project / "metrics" / "source.json").read_text())["images"] == 3000
+
+
+# predict: a model file that is missing or corrupt ----------------------------------------------
+
+
+def _predict(model: Path, image: Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("genderface")
+    return subprocess.run(
+        [str(exe), "predict", "--model", str(model), str(image)],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TF_")},
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated", "sidecar-missing"])
+def test_predict_with_a_bad_model(trained_model, tmp_path, case):
+    image = write_faces(tmp_path / "images", per_class=1) / "faces" / "man" / "man_0.jpg"
+    models = tmp_path / "models"
+    shutil.copytree(trained_model.parent, models)
+    model = models / "model.keras"
+    expected = f"{model}: cannot load the model (ValueError); rebuild it with dvc repro"
+    if case == "missing":
+        model.unlink()
+        expected = f"{model}: model file not found; run `dvc repro` first"
+    elif case == "truncated":
+        model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    else:
+        (models / "model.json").unlink()
+        expected = f"{models / 'model.json'}: model file not found; run `dvc repro` first"
+    result = _predict(model, image)
+    assert result.stderr.splitlines() == [f"error: {expected}"]
+    assert result.returncode == 1
+    assert result.stdout == ""
