@@ -81,10 +81,11 @@ def demo_training_data(work: Path, params: Params) -> TrainingData:
     """download -> split -> preprocess on demo images in `work`, ready for training.train."""
     from genderface.preprocess import write_shards
     from genderface.sources import fetch
-    from genderface.split import scan, split
+    from genderface.split import split, usable_records
+    from genderface.validate import check_files
 
     fetch("demo", params.data.demo, work / "raw")
-    manifest = split(scan(work / "raw"), params.split)
+    manifest = split(usable_records(check_files(work / "raw")), params.split)
     image_size, per_shard = params.data.image_size, params.preprocess.images_per_shard
     write_shards(manifest, work / "raw", work / "shards", image_size, per_shard)
     return TrainingData.from_shards(work / "shards", params)

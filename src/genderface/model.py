@@ -12,6 +12,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from genderface.augment import RandomAffine
 from genderface.errors import GenderfaceError
 from genderface.fsutil import atomic_path, write_json
 from genderface.params import AugmentParams, ModelParams
@@ -46,18 +47,15 @@ def resolve_weights(weights: str) -> str | None:
 
 
 def augmentation(params: AugmentParams, seed: int) -> keras.Sequential | None:
-    """Random flip/rotation/zoom/translation/contrast; a factor of 0 leaves that layer out."""
+    """Flip, rotation, shear, zoom and shift as ONE affine resampling per image, then contrast.
+
+    One resampling instead of Keras' one layer per transform: sharper images and about 4x the
+    throughput (augment.py). A factor of 0 leaves that part out.
+    """
     steps: list[layers.Layer] = []
-    if params.flip:
-        steps.append(layers.RandomFlip("horizontal", seed=seed))
-    if params.rotation:
-        steps.append(layers.RandomRotation(params.rotation, seed=seed + 1))
-    if params.zoom:
-        steps.append(layers.RandomZoom((-params.zoom, params.zoom), seed=seed + 2))
-    if params.translation:
-        steps.append(
-            layers.RandomTranslation(params.translation, params.translation, seed=seed + 3)
-        )
+    geometry = (params.rotation, params.shear, params.zoom, params.translation)
+    if params.flip or any(geometry):
+        steps.append(RandomAffine(params.flip, *geometry, seed=seed, name="affine"))
     if params.contrast:
         steps.append(layers.RandomContrast(params.contrast, seed=seed + 4))
     return keras.Sequential(steps, name="augment") if steps else None
