@@ -1,5 +1,6 @@
 """The stage scripts as DVC runs them: bad input is one line on stderr, exit 1, nothing written."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, tiny_params_dict
+from .conftest import REPO, tiny_params_dict, write_faces
 
 
 def run_stage(name: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
@@ -67,10 +68,30 @@ def test_download_bad_source(tmp_path, source, message):
 
 def test_bad_params_stop_before_any_work(tmp_path):
     write_params(tmp_path, **{"train.epochs": -3})
-    for stage in ("download", "split"):
+    for stage in ("download", "validate", "split"):
         result = run_stage(stage, tmp_path)
         assert result.returncode == 1
         assert result.stderr.strip() == (
             "error: params.yaml: train.epochs: Input should be greater than or equal to 1 (got -3)"
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_validate_then_split_exclude_bad_files_and_never_crash(tmp_path):
+    write_params(tmp_path)
+    faces = write_faces(tmp_path / "data" / "raw", per_class=10) / "faces"
+    (faces / "man" / "zero.jpg").write_bytes(b"")
+    (faces / "woman" / "same_as_man_1.jpg").write_bytes((faces / "man" / "man_1.jpg").read_bytes())
+    for stage in ("validate", "split"):
+        result = run_stage(stage, tmp_path)
+        assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "metrics" / "data.json").read_text())
+    assert list(data["unreadable"]["reasons"]) == ["faces/man/zero.jpg"]
+    assert data["conflicts"]["members"] == [
+        ["faces/man/man_1.jpg", "faces/woman/same_as_man_1.jpg"]
+    ]
+    assert "faces/man/zero.jpg: unreadable" in (tmp_path / "metrics" / "data.md").read_text()
+    manifest = (tmp_path / "data" / "split" / "manifest.csv").read_text()
+    assert manifest.count("\n") == 1 + 19  # 20 generated, less man_1 and its copy
+    for excluded in ("man/zero.jpg", "man/man_1.jpg", "woman/same_as_man_1.jpg"):
+        assert f"faces/{excluded}," not in manifest
