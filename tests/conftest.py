@@ -3,6 +3,8 @@
 import io
 import os
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,22 @@ def image_bytes(color: tuple[int, int, int], fmt: str = "JPEG", size: int = 40) 
     buffer = io.BytesIO()
     Image.fromarray(pixels.astype(np.uint8)).save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+def png_bytes(width: int, height: int, bit_depth: int, color_type: int, rows: bytes) -> bytes:
+    """A PNG written by hand, for what Pillow cannot save (16-bit RGB) or must not (bombs)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def write_faces(root: Path, per_class: int = 6) -> Path:

@@ -1,7 +1,5 @@
 import io
 import resource
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -9,7 +7,7 @@ from PIL import Image
 
 from genderface.images import ImageError, inspect, load_rgb
 
-from .conftest import image_bytes
+from .conftest import image_bytes, png_bytes
 
 
 def test_png_data_under_a_jpg_name_decodes_by_content(tmp_path):
@@ -49,31 +47,15 @@ def test_transparent_pixels_become_white_not_black(tmp_path, mode):
     np.testing.assert_allclose(pixels[20, 35], (255, 255, 255), atol=2)
 
 
-def _png(width: int, height: int, bit_depth: int, color_type: int, rows: bytes) -> bytes:
-    """A PNG written by hand, for what Pillow cannot save (16-bit RGB) or must not (bombs)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
 def test_16_bit_png_is_scaled_to_8_bit_not_clipped(tmp_path):
     grey = np.full((30, 40), 40000, dtype=">u2")
     rows = b"".join(b"\0" + row.tobytes() for row in grey)
-    (tmp_path / "grey16.png").write_bytes(_png(40, 30, 16, 0, rows))
+    (tmp_path / "grey16.png").write_bytes(png_bytes(40, 30, 16, 0, rows))
     np.testing.assert_array_equal(load_rgb(tmp_path / "grey16.png", 32)[5, 5], (156, 156, 156))
     rgb = np.empty((30, 40, 3), dtype=">u2")
     rgb[...] = (65535, 32768, 0)
     rows = b"".join(b"\0" + row.tobytes() for row in rgb)
-    (tmp_path / "rgb16.png").write_bytes(_png(40, 30, 16, 2, rows))
+    (tmp_path / "rgb16.png").write_bytes(png_bytes(40, 30, 16, 2, rows))
     np.testing.assert_array_equal(load_rgb(tmp_path / "rgb16.png", 32)[5, 5], (255, 128, 0))
 
 
@@ -86,7 +68,7 @@ def test_cmyk_jpeg_becomes_rgb(tmp_path):
 def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path):
     """30000 x 30000 RGB would take 2.7 GB; the file is a few bytes and must be refused as is."""
     path = tmp_path / "bomb.png"
-    path.write_bytes(_png(30000, 30000, 8, 2, b"\0" * 90001))
+    path.write_bytes(png_bytes(30000, 30000, 8, 2, b"\0" * 90001))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(ImageError, match="decompression bomb"):
         load_rgb(path, 32)
@@ -95,7 +77,7 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path):
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kib < 100_000
     just_over = tmp_path / "just_over.png"
-    just_over.write_bytes(_png(10000, 5001, 8, 0, b"\0" * 10001))
+    just_over.write_bytes(png_bytes(10000, 5001, 8, 0, b"\0" * 10001))
     with pytest.raises(ImageError, match="10000x5001 pixels, more than 50,000,000; refused"):
         load_rgb(just_over, 32)
 

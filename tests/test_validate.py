@@ -1,12 +1,13 @@
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from genderface.errors import GenderfaceError
 from genderface.validate import CONFLICT, check_files, read_checks, summarize, validate
 
-from .conftest import image_bytes, write_faces
+from .conftest import image_bytes, png_bytes, write_faces
 
 
 def _validate(raw, tmp_path):
@@ -15,18 +16,36 @@ def _validate(raw, tmp_path):
     return summary, out
 
 
-def test_bad_files_are_reported_and_excluded_without_stopping(tmp_path):
+def test_bad_files_are_reported_and_excluded_without_stopping(tmp_path, monkeypatch):
     raw = write_faces(tmp_path / "raw", per_class=6)
     good = image_bytes((1, 2, 3), "JPEG", size=200)
     (raw / "faces/man/empty.jpg").write_bytes(b"")
     (raw / "faces/man/text.jpg").write_bytes(b"a text file, not a picture")
     (raw / "faces/woman/cut.jpg").write_bytes(good[: len(good) * 3 // 4])
+    (raw / "faces/woman/bomb.png").write_bytes(png_bytes(30000, 30000, 8, 2, b"\0" * 90001))
+    (raw / "faces/woman/locked.jpg").write_bytes(good)
+    read_bytes = Path.read_bytes
+
+    def unreadable_locked(path: Path) -> bytes:  # as a file deleted or locked mid-run would be
+        if path.name == "locked.jpg":
+            raise PermissionError(13, "Permission denied")
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", unreadable_locked)
     summary, out = _validate(raw, tmp_path)
-    assert summary["files"] == 15
+    assert summary["files"] == 17
     assert summary["usable"] == 12
-    assert summary["unreadable"]["files"] == 3
+    assert summary["unreadable"]["files"] == 5
     reasons = summary["unreadable"]["reasons"]
-    assert sorted(reasons) == ["faces/man/empty.jpg", "faces/man/text.jpg", "faces/woman/cut.jpg"]
+    assert sorted(reasons) == [
+        "faces/man/empty.jpg",
+        "faces/man/text.jpg",
+        "faces/woman/bomb.png",
+        "faces/woman/cut.jpg",
+        "faces/woman/locked.jpg",
+    ]
+    assert "decompression bomb" in reasons["faces/woman/bomb.png"]
+    assert reasons["faces/woman/locked.jpg"].startswith("unreadable: cannot read (")
     assert reasons["faces/man/text.jpg"] == "unreadable: not an image (unrecognised format)"
     assert reasons["faces/woman/cut.jpg"].startswith("unreadable: unreadable image (")
     checks = read_checks(out / "files.csv")

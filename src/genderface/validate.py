@@ -49,15 +49,17 @@ COLUMNS = [f.name for f in fields(FileCheck)]
 
 
 def _check(raw_dir: Path, path: Path) -> FileCheck:
-    data = path.read_bytes()
-    relative = path.relative_to(raw_dir).as_posix()
+    relative, label = path.relative_to(raw_dir).as_posix(), path.parent.name
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return FileCheck(relative, label, "", "", 0, 0, f"{UNREADABLE}: cannot read ({err})")
     digest = hashlib.sha256(data).hexdigest()
     try:
         facts = inspect(data, relative)
     except ImageError as err:
         reason = str(err).removeprefix(f"{relative}: ")
-        return FileCheck(relative, path.parent.name, digest, "", 0, 0, f"{UNREADABLE}: {reason}")
-    label = path.parent.name
+        return FileCheck(relative, label, digest, "", 0, 0, f"{UNREADABLE}: {reason}")
     return FileCheck(relative, label, digest, facts.format, facts.width, facts.height, "")
 
 
