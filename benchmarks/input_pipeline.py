@@ -11,8 +11,10 @@ On the real sample's images, at 150 px, in one run:
       the same transforms, applied to every batch with training=True, compiled as fit compiles it;
   (c) the ceiling of any pipeline that decodes every epoch: images.load_rgb (decode + resize to
       150 px) of the same files on as many threads as TensorFlow uses (one per core).
-Prints the table and the ratios (b)/(a) and (b)/(c). The shards are built first (preprocess,
-timed separately: it runs once, not every epoch). Run it from the venv (`make setup`).
+The three are measured in turn, --rounds times (the machine is shared: interleaving spreads
+other load over all three), and each figure is the best of its rounds. Prints the table and the
+ratios (b)/(a) and (b)/(c). The shards are built first (preprocess, timed separately: it runs
+once, not every epoch). Run it from the venv (`make setup`).
 """
 
 import argparse
@@ -20,6 +22,7 @@ import os
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -49,8 +52,8 @@ EQUIVALENT = {
 }
 
 
-def original(faces: Path, images: int) -> float:
-    """(a): one pass over every image through flow_from_directory, as the original trained."""
+def original(faces: Path) -> Iterator[float]:
+    """(a): passes over every image through flow_from_directory, as the original trained."""
     from tensorflow.keras.preprocessing.image import ImageDataGenerator
 
     generator = ImageDataGenerator(
@@ -64,36 +67,34 @@ def original(faces: Path, images: int) -> float:
     ).flow_from_directory(
         str(faces), target_size=(SIZE, SIZE), batch_size=BATCH, class_mode="binary", seed=0
     )
-    start = time.perf_counter()
-    seen = 0
-    for _ in range(len(generator)):
-        seen += len(next(generator)[1])
-    assert seen == images
-    return seen / (time.perf_counter() - start)
+    while True:
+        start = time.perf_counter()
+        seen = sum(len(next(generator)[1]) for _ in range(len(generator)))
+        yield seen / (time.perf_counter() - start)
 
 
-def project(shards: Path, params_dict: dict, epochs: int) -> tuple[float, float]:
-    """(b): epochs through the training dataset + augmentation; (first epoch, later epochs)."""
+def project(shards: Path, params_dict: dict) -> Iterator[float]:
+    """(b): epochs through the training dataset + augmentation; the first one fills the cache
+    and compiles, later ones are what every other epoch of training costs."""
     params = parse_params(params_dict)
     data = TrainingData.from_shards(shards, params)
     augment = augmentation(params.train.augment, params.train.seed)
     step = tf.function(lambda images: augment(images, training=True))
-    rates = []
-    for _ in range(epochs):
+    while True:
         start, seen = time.perf_counter(), 0
         for images, _labels in data.train:
             seen += int(step(images).shape[0])
-        rates.append(seen / (time.perf_counter() - start))
-    return rates[0], sum(rates[1:]) / len(rates[1:])
+        yield seen / (time.perf_counter() - start)
 
 
-def decode_only(files: list[Path], threads: int) -> float:
+def decode_only(files: list[Path], threads: int) -> Iterator[float]:
     """(c): decode + resize every file once, the work a decode-every-epoch pipeline repeats."""
-    start = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        for _ in pool.map(lambda path: load_rgb(path, SIZE), files):
-            pass
-    return len(files) / (time.perf_counter() - start)
+        while True:
+            start = time.perf_counter()
+            for _ in pool.map(lambda path: load_rgb(path, SIZE), files):
+                pass
+            yield len(files) / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -101,7 +102,7 @@ def main() -> None:
     parser.add_argument(
         "--sample", type=Path, default=REPO.parent / "shared/data/genderface-sample.zip"
     )
-    parser.add_argument("--epochs", type=int, default=3, help="epochs of (b); first one warms up")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each, best kept")
     args = parser.parse_args()
     if not args.sample.is_file():
         raise SystemExit(f"error: {args.sample}: sample archive not found; pass --sample PATH")
@@ -119,15 +120,27 @@ def main() -> None:
         manifest = split(usable_records(check_files(raw)), parse_params(params_dict).split)
         write_shards(manifest, raw, Path(tmp) / "shards", SIZE, images_per_shard=4096)
         preprocess = time.perf_counter() - start
-        a = original(raw / "faces", len(files))
-        first, b = project(Path(tmp) / "shards", params_dict, args.epochs)
-        c = decode_only(files, threads)
+        pipelines = {
+            "a": original(raw / "faces"),
+            "b": project(Path(tmp) / "shards", params_dict),
+            "c": decode_only(files, threads),
+        }
+        first = next(pipelines["b"])
+        rounds = [
+            {name: next(runs) for name, runs in pipelines.items()} for _ in range(args.rounds)
+        ]
+    a, b, c = (max(r[name] for r in rounds) for name in "abc")
     print(f"\n{len(files)} sample images at {SIZE} px, batch {BATCH}, {threads} CPU threads")
-    print(f"{'input pipeline':<68}{'img/s':>8}")
-    print(f"{'(a) original: ImageDataGenerator.flow_from_directory, augmenting':<68}{a:8.0f}")
-    print(f"{'(b) project: cached shards + tf.data + augmentation layers':<68}{b:8.0f}")
-    print(f"{'    (b) first epoch, reading the shards into the cache':<68}{first:8.0f}")
-    print(f"{'(c) decode + resize only, same files, same threads':<68}{c:8.0f}")
+    print(f"{'input pipeline (best of ' + str(args.rounds) + ' rounds)':<66}{'img/s':>8}  rounds")
+    rows = {
+        "a": "(a) original: ImageDataGenerator.flow_from_directory, augmenting",
+        "b": "(b) project: cached shards + tf.data + augmentation in the model",
+        "c": "(c) decode + resize only, same files, same threads",
+    }
+    for name, label in rows.items():
+        each = " ".join(f"{r[name]:.0f}" for r in rounds)
+        print(f"{label:<66}{max(r[name] for r in rounds):8.0f}  {each}")
+    print(f"{'    (b) first epoch: reads the shards into the cache, compiles':<66}{first:8.0f}")
     print(f"(b)/(a) = {b / a:.1f}   (b)/(c) = {b / c:.2f}")
     print(
         f"one-off validate + split + preprocess to shards: {preprocess:.1f} s "
