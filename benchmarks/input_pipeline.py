@@ -10,7 +10,9 @@ On the real sample's images, at 150 px, in one run:
       wrote, cached in memory, reshuffled, batched, prefetched) with model.augmentation() set to
       the same transforms, applied to every batch with training=True, compiled as fit compiles it;
   (c) the ceiling of any pipeline that decodes every epoch: images.load_rgb (decode + resize to
-      150 px) of the same files on as many threads as TensorFlow uses (one per core).
+      150 px) of the same files on as many threads as TensorFlow runs (b) on: its intra-op plus
+      inter-op pools, one thread per core each by default (on a shared machine more threads
+      win more CPU time, so (c) gets the same number).
 The three are measured in turn, --rounds times (the machine is shared: interleaving spreads
 other load over all three), and each figure is the best of its rounds. Prints the table and the
 ratios (b)/(a) and (b)/(c). The shards are built first (preprocess, timed separately: it runs
@@ -110,7 +112,10 @@ def main() -> None:
     params_dict["data"]["image_size"] = SIZE
     params_dict["train"]["batch_size"] = BATCH
     params_dict["train"]["augment"].update(EQUIVALENT)
-    threads = os.cpu_count() or 1
+    cores = os.cpu_count() or 1
+    threads = (tf.config.threading.get_intra_op_parallelism_threads() or cores) + (
+        tf.config.threading.get_inter_op_parallelism_threads() or cores
+    )
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"
         with zipfile.ZipFile(args.sample) as archive:
@@ -130,7 +135,10 @@ def main() -> None:
             {name: next(runs) for name, runs in pipelines.items()} for _ in range(args.rounds)
         ]
     a, b, c = (max(r[name] for r in rounds) for name in "abc")
-    print(f"\n{len(files)} sample images at {SIZE} px, batch {BATCH}, {threads} CPU threads")
+    print(
+        f"\n{len(files)} sample images at {SIZE} px, batch {BATCH}, {cores} cores, "
+        f"{threads} threads for (b) and (c)"
+    )
     print(f"{'input pipeline (best of ' + str(args.rounds) + ' rounds)':<66}{'img/s':>8}  rounds")
     rows = {
         "a": "(a) original: ImageDataGenerator.flow_from_directory, augmenting",
