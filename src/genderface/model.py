@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from genderface.augment import RandomAffine
+from genderface.augment import RandomAugment
 from genderface.errors import GenderfaceError
 from genderface.fsutil import atomic_path, write_json
 from genderface.params import AugmentParams, ModelParams
@@ -47,18 +47,17 @@ def resolve_weights(weights: str) -> str | None:
 
 
 def augmentation(params: AugmentParams, seed: int) -> keras.Sequential | None:
-    """Flip, rotation, shear, zoom and shift as ONE affine resampling per image, then contrast.
+    """Flip, rotation, shear, zoom, shift and contrast as ONE resampling pass per image.
 
-    One resampling instead of Keras' one layer per transform: sharper images and about 4x the
-    throughput (augment.py). A factor of 0 leaves that part out.
+    One fused pass instead of Keras' one layer per transform: sharper images and about 3x the
+    throughput (augment.py). All factors 0 and no flip leave augmentation out.
     """
-    steps: list[layers.Layer] = []
-    geometry = (params.rotation, params.shear, params.zoom, params.translation)
-    if params.flip or any(geometry):
-        steps.append(RandomAffine(params.flip, *geometry, seed=seed, name="affine"))
-    if params.contrast:
-        steps.append(layers.RandomContrast(params.contrast, seed=seed + 4))
-    return keras.Sequential(steps, name="augment") if steps else None
+    factors = (params.rotation, params.shear, params.zoom, params.translation, params.contrast)
+    if not (params.flip or any(factors)):
+        return None
+    return keras.Sequential(
+        [RandomAugment(params.flip, *factors, seed=seed, name="random_augment")], name="augment"
+    )
 
 
 def build_model(
