@@ -1,14 +1,16 @@
-"""DVC stage `split`: data/raw -> data/split/manifest.csv (path, label, sha256, split)."""
+"""DVC stage `split`: data/validate/files.csv (usable files) -> data/split/manifest.csv."""
 
 from genderface import layout
 from genderface.errors import run_main
 from genderface.params import load_params
-from genderface.split import scan, split, write_manifest
+from genderface.split import split, usable_records, write_manifest
+from genderface.validate import read_checks
 
 
 def main() -> None:
     params = load_params()
-    write_manifest(split(scan(layout.RAW_DIR), params.split), layout.MANIFEST)
+    records = usable_records(read_checks(layout.CHECKS))
+    write_manifest(split(records, params.split), layout.MANIFEST)
 
 
 if __name__ == "__main__":

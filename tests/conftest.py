@@ -5,8 +5,10 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +162,22 @@ def image_bytes(color: tuple[int, int, int], fmt: str = "JPEG", size: int = 40) 
     return buffer.getvalue()
 
 
+def png_bytes(width: int, height: int, bit_depth: int, color_type: int, rows: bytes) -> bytes:
+    """A PNG written by hand, for what Pillow cannot save (16-bit RGB) or must not (bombs)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
 def write_faces(root: Path, per_class: int = 6) -> Path:
     """root/faces/{man,woman}/<class>_<i>.jpg; every third one is PNG data under a .jpg name."""
     for label, color in (("man", (40, 60, 200)), ("woman", (200, 80, 40))):
@@ -188,10 +206,11 @@ def demo_training_data(work: Path, params: Params) -> TrainingData:
     """download -> split -> preprocess on demo images in `work`, ready for training.train."""
     from genderface.preprocess import write_shards
     from genderface.sources import fetch
-    from genderface.split import scan, split
+    from genderface.split import split, usable_records
+    from genderface.validate import check_files
 
     fetch("demo", params.data.demo, work / "raw")
-    manifest = split(scan(work / "raw"), params.split)
+    manifest = split(usable_records(check_files(work / "raw")), params.split)
     image_size, per_shard = params.data.image_size, params.preprocess.images_per_shard
     write_shards(manifest, work / "raw", work / "shards", image_size, per_shard)
     return TrainingData.from_shards(work / "shards")

@@ -10,6 +10,8 @@ from .conftest import REPO, SAMPLE_ZIP, Project, require_sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
+STAGES = ["download", "validate", "split", "preprocess", "train", "evaluate"]
+
 
 def _flat(tree: dict, prefix: str = "") -> dict:
     flat = {}
@@ -26,7 +28,7 @@ def sample_project(tmp_path_factory) -> Project:
     require_sample()
     project = Project(tmp_path_factory.mktemp("project"))
     project.set_params(**{"data.source": str(SAMPLE_ZIP), "train.batch_size": 64})
-    assert project.repro() == ["download", "split", "preprocess", "train", "evaluate"]
+    assert project.repro() == STAGES
     return project
 
 
@@ -34,28 +36,36 @@ def test_repro_on_the_real_sample_writes_every_output(sample_project):
     root = sample_project.root
     assert (root / "models/model.keras").stat().st_size > 50_000_000
     manifest = pd.read_csv(root / "data/split/manifest.csv")
-    assert len(manifest) == 3000
+    # 3,000 files less the 59 copies of the 27 pictures filed under both classes (31 man, 28
+    # woman); 1919 man and 1022 woman cut at 70/20/10 of the file counts, each within 1.
+    assert len(manifest) == 2941
     counts = manifest.groupby(["label", "split"]).size().to_dict()
     assert counts == {
-        ("man", "train"): 1365,
-        ("man", "test"): 390,
-        ("man", "validation"): 195,
-        ("woman", "train"): 735,
-        ("woman", "test"): 210,
-        ("woman", "validation"): 105,
+        ("man", "train"): 1343,
+        ("man", "test"): 384,
+        ("man", "validation"): 192,
+        ("woman", "train"): 715,
+        ("woman", "test"): 205,
+        ("woman", "validation"): 102,
     }
+    assert manifest.groupby("sha256")["split"].nunique().max() == 1
+    data = sample_project.json("metrics/data.json")
+    excluded = {path for group in data["conflicts"]["members"] for path in group}
+    assert len(excluded) == 59
+    assert excluded.isdisjoint(manifest["path"])
+    assert data["majority_baseline"] == pytest.approx(1919 / 2941)
     source = sample_project.json("metrics/source.json")
     assert source["synthetic"] is False
     assert source["classes"] == {"man": 1950, "woman": 1050}
     test = sample_project.json("metrics/eval/metrics.json")["test"]
-    assert test["images"] == 600
-    assert test["baseline_accuracy"] == pytest.approx(390 / 600)
-    assert test["man"]["support"] == 390
-    assert test["woman"]["support"] == 210
+    assert test["images"] == 589
+    assert test["baseline_accuracy"] == pytest.approx(384 / 589)
+    assert test["man"]["support"] == 384
+    assert test["woman"]["support"] == 205
     confusion = sample_project.json("metrics/eval/plots/sklearn/test/confusion_matrix.json")
-    assert len(confusion) == 600
+    assert len(confusion) == 589
     correct = [row["actual"] == row["predicted"] for row in confusion]
-    assert test["accuracy"] == pytest.approx(sum(correct) / 600)
+    assert test["accuracy"] == pytest.approx(sum(correct) / 589)
     recalls = {
         label: sum(c for c, row in zip(correct, confusion, strict=True) if row["actual"] == label)
         / test[label]["support"]
@@ -101,10 +111,15 @@ def test_default_demo_pipeline_reproduces_the_committed_metrics(tmp_path):
     so a change that moves the demo's results cannot be committed without its new metrics.
     """
     project = Project(tmp_path)
-    assert project.repro() == ["download", "split", "preprocess", "train", "evaluate"]
+    assert project.repro() == STAGES
     assert (tmp_path / "models/model.keras").is_file()
     assert "Data and pipelines are up to date." in project.run("dvc", "repro")
-    for path in ("metrics/source.json", "metrics/train/metrics.json", "metrics/eval/metrics.json"):
+    for path in (
+        "metrics/source.json",
+        "metrics/data.json",
+        "metrics/train/metrics.json",
+        "metrics/eval/metrics.json",
+    ):
         committed = _flat(json.loads((REPO / path).read_text()))
         produced = _flat(project.json(path))
         assert produced.keys() == committed.keys(), path

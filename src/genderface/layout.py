@@ -3,11 +3,14 @@
 from pathlib import Path
 
 RAW_DIR = Path("data/raw")
+CHECKS = Path("data/validate/files.csv")
 MANIFEST = Path("data/split/manifest.csv")
 SHARDS_DIR = Path("data/shards")
 MODEL = Path("models/model.keras")
 TRAIN_BACKUP = Path("data/train-backup")
 SOURCE_METRICS = Path("metrics/source.json")
+DATA_METRICS = Path("metrics/data.json")
+DATA_REPORT = Path("metrics/data.md")
 TRAIN_METRICS_DIR = Path("metrics/train")
 EVAL_METRICS_DIR = Path("metrics/eval")
 

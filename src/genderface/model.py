@@ -12,6 +12,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from genderface.augment import RandomAugment
 from genderface.errors import GenderfaceError
 from genderface.fsutil import atomic_path, write_json
 from genderface.params import AugmentParams, ModelParams
@@ -47,21 +48,17 @@ def resolve_weights(weights: str) -> str | None:
 
 
 def augmentation(params: AugmentParams, seed: int) -> keras.Sequential | None:
-    """Random flip/rotation/zoom/translation/contrast; a factor of 0 leaves that layer out."""
-    steps: list[layers.Layer] = []
-    if params.flip:
-        steps.append(layers.RandomFlip("horizontal", seed=seed))
-    if params.rotation:
-        steps.append(layers.RandomRotation(params.rotation, seed=seed + 1))
-    if params.zoom:
-        steps.append(layers.RandomZoom((-params.zoom, params.zoom), seed=seed + 2))
-    if params.translation:
-        steps.append(
-            layers.RandomTranslation(params.translation, params.translation, seed=seed + 3)
-        )
-    if params.contrast:
-        steps.append(layers.RandomContrast(params.contrast, seed=seed + 4))
-    return keras.Sequential(steps, name="augment") if steps else None
+    """Flip, rotation, shear, zoom, shift and contrast as ONE resampling pass per image.
+
+    One fused pass instead of Keras' one layer per transform: sharper images and about 3x the
+    throughput (augment.py). All factors 0 and no flip leave augmentation out.
+    """
+    factors = (params.rotation, params.shear, params.zoom, params.translation, params.contrast)
+    if not (params.flip or any(factors)):
+        return None
+    return keras.Sequential(
+        [RandomAugment(params.flip, *factors, seed=seed, name="random_augment")], name="augment"
+    )
 
 
 def _load_base(image_size: int, weights: str) -> keras.Model:

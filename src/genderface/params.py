@@ -62,6 +62,7 @@ class ModelParams(_Section):
 class AugmentParams(_Section):
     flip: bool
     rotation: float = Field(ge=0, le=1, description="fraction of a full turn")
+    shear: float = Field(ge=0, lt=0.25, description="maximum shear angle, fraction of a full turn")
     zoom: float = Field(ge=0, lt=1)
     translation: float = Field(ge=0, lt=1)
     contrast: float = Field(ge=0, le=1)

@@ -7,8 +7,9 @@ tf.data streams without re-decoding JPEG/PNG every epoch.
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,24 +24,6 @@ from genderface.layout import SHARD_META, SPLITS
 log = logging.getLogger("preprocess")
 
 
-def decode_all(paths: list[Path], image_size: int) -> Iterator[np.ndarray | ImageError]:
-    """Decode images on every core, in order: the pixels, or the error for an unreadable file.
-
-    Decoding is images.load_rgb, the one path predict uses too (by content, EXIF-aware). Pillow
-    releases the GIL while decoding and resizing, so plain threads scale; a tf.data map of
-    tf.numpy_function ran slower than one thread here (its per-element overhead dominates).
-    """
-
-    def decode(path: Path) -> np.ndarray | ImageError:
-        try:
-            return load_rgb(path, image_size)
-        except ImageError as err:
-            return err
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        yield from pool.map(decode, paths)
-
-
 def _example(pixels: bytes, label: int, path: str) -> bytes:
     feature = {
         "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[pixels])),
@@ -53,39 +36,79 @@ def _example(pixels: bytes, label: int, path: str) -> bytes:
     return example.SerializeToString(deterministic=True)
 
 
+@dataclass(frozen=True)
+class _Shard:
+    """One output file: its name and the manifest rows it holds, in order."""
+
+    name: str
+    rows: pd.DataFrame
+
+
+def _plan(manifest: pd.DataFrame, images_per_shard: int) -> list[_Shard]:
+    """Records in content-hash order, which mixes the classes in every shard (path order would
+    put every man before every woman), cut into <split>-NNNNN-of-MMMMM.tfrecord files."""
+    shards = []
+    for split_name in SPLITS:
+        rows = manifest[manifest["split"] == split_name].sort_values(["sha256", "path"])
+        n_shards = max(1, math.ceil(len(rows) / images_per_shard))
+        for shard in range(n_shards):
+            chunk = rows.iloc[shard * images_per_shard : (shard + 1) * images_per_shard]
+            shards.append(_Shard(f"{split_name}-{shard:05d}-of-{n_shards:05d}.tfrecord", chunk))
+    return shards
+
+
 def write_shards(
     manifest: pd.DataFrame, raw_dir: Path, out_dir: Path, image_size: int, images_per_shard: int
 ) -> dict:
-    """Write <split>-NNNNN-of-MMMMM.tfrecord files and meta.json into out_dir, atomically.
+    """Write the shards and meta.json into out_dir, atomically; never stops on a bad image.
 
-    Records go in content-hash order, which mixes the classes in every shard (path order would
-    put every man before every woman). Images that cannot be decoded are skipped and listed in
+    Every shard is written by its own thread while one pool decodes images on every core
+    (images.load_rgb, the path predict uses too; Pillow releases the GIL while decoding and
+    resizing, so threads scale). Images that cannot be decoded are skipped and listed in
     meta.json under "skipped".
     """
     classes = sorted(manifest["label"].unique())
-    meta: dict = {"image_size": image_size, "classes": classes, "counts": {}, "skipped": []}
-    with atomic_path(out_dir) as tmp:
+    shards = _plan(manifest, images_per_shard)
+    progress = tqdm(total=len(manifest), desc="writing shards", unit="img", mininterval=1.0)
+
+    def decode(path: str) -> np.ndarray | ImageError:
+        try:
+            return load_rgb(raw_dir / path, image_size)
+        except ImageError as err:
+            return err
+
+    def write(shard: _Shard, folder: Path) -> tuple[Counter, list[str]]:
+        counts: Counter = Counter()
+        skipped = []
+        with tf.io.TFRecordWriter(str(folder / shard.name)) as writer:
+            decoded = decoder.map(decode, shard.rows["path"])
+            for row, pixels in zip(shard.rows.itertuples(), decoded, strict=True):
+                progress.update()
+                if isinstance(pixels, ImageError):
+                    log.warning("skipping %s", pixels)
+                    skipped.append(row.path)
+                    continue
+                writer.write(_example(pixels.tobytes(), classes.index(row.label), row.path))
+                counts[row.label] += 1
+        return counts, skipped
+
+    workers = os.cpu_count() or 1
+    with (
+        atomic_path(out_dir) as tmp,
+        ThreadPoolExecutor(workers, thread_name_prefix="decode") as decoder,
+        ThreadPoolExecutor(min(workers, len(shards)), thread_name_prefix="shard") as writers,
+    ):
         tmp.mkdir()
-        progress = tqdm(total=len(manifest), desc="writing shards", unit="img", mininterval=1.0)
-        for split_name in SPLITS:
-            rows = manifest[manifest["split"] == split_name].sort_values(["sha256", "path"])
-            n_shards = max(1, math.ceil(len(rows) / images_per_shard))
-            counts = dict.fromkeys(classes, 0)
-            for shard in range(n_shards):
-                chunk = rows.iloc[shard * images_per_shard : (shard + 1) * images_per_shard]
-                decoded = decode_all([raw_dir / p for p in chunk["path"]], image_size)
-                name = f"{split_name}-{shard:05d}-of-{n_shards:05d}.tfrecord"
-                with tf.io.TFRecordWriter(str(tmp / name)) as writer:
-                    for row, pixels in zip(chunk.itertuples(), decoded, strict=True):
-                        progress.update()
-                        if isinstance(pixels, ImageError):
-                            log.warning("skipping %s", pixels)
-                            meta["skipped"].append(row.path)
-                            continue
-                        label = classes.index(row.label)
-                        writer.write(_example(pixels.tobytes(), label, row.path))
-                        counts[row.label] += 1
-            meta["counts"][split_name] = counts
+        results = list(writers.map(lambda shard: write(shard, tmp), shards))
         progress.close()
+        meta: dict = {"image_size": image_size, "classes": classes, "counts": {}, "skipped": []}
+        for split_name in SPLITS:
+            counts: Counter = Counter()
+            for shard, (shard_counts, skipped) in zip(shards, results, strict=True):
+                if shard.name.startswith(f"{split_name}-"):
+                    counts += shard_counts
+                    meta["skipped"] += skipped
+            meta["counts"][split_name] = {label: counts[label] for label in classes}
+        meta["skipped"].sort()
         write_json(tmp / SHARD_META, meta)
     return meta

@@ -1,0 +1,160 @@
+"""Images per second into training: the original project's input path against this project's.
+
+    python benchmarks/input_pipeline.py [--sample ../shared/data/genderface-sample.zip]
+
+On the real sample's images, at 150 px, in one run:
+  (a) the original: ImageDataGenerator(rescale=1/255, rotation_range=40, width/height_shift 0.2,
+      shear_range=0.2, zoom_range=0.2, horizontal_flip=True).flow_from_directory(150x150, batch 20)
+      which decodes, resizes and augments every image in Python every epoch;
+  (b) this project's training input: TrainingData.from_shards (the TFRecord shards preprocess
+      wrote, cached in memory, reshuffled, batched, prefetched) with model.augmentation() set to
+      the same transforms, applied to every batch with training=True, compiled as fit compiles it;
+  (c) the ceiling of any pipeline that decodes every epoch: images.load_rgb (decode + resize to
+      150 px) of the same files on as many threads as TensorFlow runs (b) on: its intra-op plus
+      inter-op pools, one thread per core each by default (on a shared machine more threads
+      win more CPU time, so (c) gets the same number).
+The three are measured in turn, --rounds times (the machine is shared: interleaving spreads
+other load over all three), and each figure is the best of its rounds. Prints the table and the
+ratios (b)/(a) and (b)/(c). The shards are built first (preprocess, timed separately: it runs
+once, not every epoch). Run it from the venv (`make setup`).
+"""
+
+import argparse
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf
+import yaml
+
+from genderface.images import load_rgb
+from genderface.model import augmentation
+from genderface.params import parse_params
+from genderface.preprocess import write_shards
+from genderface.split import split, usable_records
+from genderface.training import TrainingData
+from genderface.validate import check_files
+
+REPO = Path(__file__).resolve().parents[1]
+SIZE, BATCH = 150, 20
+# ImageDataGenerator's settings in this project's units: rotation and shear as fractions of a
+# full turn (its shear_range is in degrees), zoom 0.2 = scale within [0.8, 1.2], shifts 0.2.
+EQUIVALENT = {
+    "flip": True,
+    "rotation": 40 / 360,
+    "shear": 0.2 / 360,
+    "zoom": 0.2,
+    "translation": 0.2,
+}
+
+
+def original(faces: Path) -> Iterator[float]:
+    """(a): passes over every image through flow_from_directory, as the original trained."""
+    from tensorflow.keras.preprocessing.image import ImageDataGenerator
+
+    generator = ImageDataGenerator(
+        rescale=1 / 255,
+        rotation_range=40,
+        width_shift_range=0.2,
+        height_shift_range=0.2,
+        shear_range=0.2,
+        zoom_range=0.2,
+        horizontal_flip=True,
+    ).flow_from_directory(
+        str(faces), target_size=(SIZE, SIZE), batch_size=BATCH, class_mode="binary", seed=0
+    )
+    while True:
+        start = time.perf_counter()
+        seen = sum(len(next(generator)[1]) for _ in range(len(generator)))
+        yield seen / (time.perf_counter() - start)
+
+
+def project(shards: Path, params_dict: dict) -> Iterator[float]:
+    """(b): epochs through the training dataset + augmentation; the first one fills the cache
+    and compiles, later ones are what every other epoch of training costs."""
+    params = parse_params(params_dict)
+    data = TrainingData.from_shards(shards, params)
+    augment = augmentation(params.train.augment, params.train.seed)
+    step = tf.function(lambda images: augment(images, training=True))
+    while True:
+        start, seen = time.perf_counter(), 0
+        for images, _labels in data.train:
+            seen += int(step(images).shape[0])
+        yield seen / (time.perf_counter() - start)
+
+
+def decode_only(files: list[Path], threads: int) -> Iterator[float]:
+    """(c): decode + resize every file once, the work a decode-every-epoch pipeline repeats."""
+    with ThreadPoolExecutor(threads) as pool:
+        while True:
+            start = time.perf_counter()
+            for _ in pool.map(lambda path: load_rgb(path, SIZE), files):
+                pass
+            yield len(files) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sample", type=Path, default=REPO.parent / "shared/data/genderface-sample.zip"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each, best kept")
+    args = parser.parse_args()
+    if not args.sample.is_file():
+        raise SystemExit(f"error: {args.sample}: sample archive not found; pass --sample PATH")
+    params_dict = yaml.safe_load((REPO / "params.yaml").read_text())
+    params_dict["data"]["image_size"] = SIZE
+    params_dict["train"]["batch_size"] = BATCH
+    params_dict["train"]["augment"].update(EQUIVALENT)
+    cores = os.cpu_count() or 1
+    threads = (tf.config.threading.get_intra_op_parallelism_threads() or cores) + (
+        tf.config.threading.get_inter_op_parallelism_threads() or cores
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw"
+        with zipfile.ZipFile(args.sample) as archive:
+            archive.extractall(raw)
+        files = sorted((raw / "faces").glob("*/*"))
+        start = time.perf_counter()
+        manifest = split(usable_records(check_files(raw)), parse_params(params_dict).split)
+        write_shards(manifest, raw, Path(tmp) / "shards", SIZE, images_per_shard=4096)
+        preprocess = time.perf_counter() - start
+        pipelines = {
+            "a": original(raw / "faces"),
+            "b": project(Path(tmp) / "shards", params_dict),
+            "c": decode_only(files, threads),
+        }
+        first = next(pipelines["b"])
+        rounds = [
+            {name: next(runs) for name, runs in pipelines.items()} for _ in range(args.rounds)
+        ]
+    a, b, c = (max(r[name] for r in rounds) for name in "abc")
+    print(
+        f"\n{len(files)} sample images at {SIZE} px, batch {BATCH}, {cores} cores, "
+        f"{threads} threads for (b) and (c)"
+    )
+    print(f"{'input pipeline (best of ' + str(args.rounds) + ' rounds)':<66}{'img/s':>8}  rounds")
+    rows = {
+        "a": "(a) original: ImageDataGenerator.flow_from_directory, augmenting",
+        "b": "(b) project: cached shards + tf.data + augmentation in the model",
+        "c": "(c) decode + resize only, same files, same threads",
+    }
+    for name, label in rows.items():
+        each = " ".join(f"{r[name]:.0f}" for r in rounds)
+        print(f"{label:<66}{max(r[name] for r in rounds):8.0f}  {each}")
+    print(f"{'    (b) first epoch: reads the shards into the cache, compiles':<66}{first:8.0f}")
+    print(f"(b)/(a) = {b / a:.1f}   (b)/(c) = {b / c:.2f}")
+    print(
+        f"one-off validate + split + preprocess to shards: {preprocess:.1f} s "
+        f"({len(files) / preprocess:.0f} img/s)"
+    )
+
+
+if __name__ == "__main__":
+    main()

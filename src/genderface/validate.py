@@ -1,0 +1,226 @@
+"""Validate: read every raw file once, say what the data really is, and decide what may be used.
+
+The real archive is not clean: thousands of PNGs named .jpg, byte-identical copies, some of them
+filed under both classes (one picture labelled man AND woman), crops from 40 px to 250 px and
+more. Each file is hashed and fully decoded here; unreadable files and every copy of a picture
+found in both classes are excluded from all splits. files.csv records the verdict per file (so
+split never reads the images again); data.json and data.md summarise it.
+"""
+
+import hashlib
+import os
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from genderface.errors import GenderfaceError
+from genderface.fsutil import atomic_path, write_json
+from genderface.images import ImageError, inspect
+from genderface.layout import FACES
+
+UNREADABLE = "unreadable"
+CONFLICT = "in both classes"
+SIZE_BUCKETS = ((64, "000-063"), (150, "064-149"), (250, "150-249"), (251, "250"))
+"""Shorter side in pixels, upper bound exclusive (larger: "251+"); names sort in size order."""
+_EXTENSION_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """One raw file: where it is, its class, content hash, real format and size, and any problem.
+
+    problem is "" for a usable file, else why it is excluded (unreadable: ..., in both classes).
+    """
+
+    path: str
+    label: str
+    sha256: str
+    format: str
+    width: int
+    height: int
+    problem: str
+
+
+COLUMNS = [f.name for f in fields(FileCheck)]
+
+
+def _check(raw_dir: Path, path: Path) -> FileCheck:
+    relative, label = path.relative_to(raw_dir).as_posix(), path.parent.name
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return FileCheck(relative, label, "", "", 0, 0, f"{UNREADABLE}: cannot read ({err})")
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        facts = inspect(data, relative)
+    except ImageError as err:
+        reason = str(err).removeprefix(f"{relative}: ")
+        return FileCheck(relative, label, digest, "", 0, 0, f"{UNREADABLE}: {reason}")
+    return FileCheck(relative, label, digest, facts.format, facts.width, facts.height, "")
+
+
+def check_files(raw_dir: Path) -> list[FileCheck]:
+    """Hash and decode every file under raw_dir/faces/<class>/ on every core, in sorted order.
+
+    A file seen in two classes (same bytes) is marked as a conflict in all its copies.
+    """
+    if not (raw_dir / FACES).is_dir():
+        raise GenderfaceError(f"{raw_dir / FACES}: not found; run `dvc repro download` first")
+    files = sorted(
+        p for p in (raw_dir / FACES).glob("*/*") if p.is_file() and not p.name.startswith(".")
+    )
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        checks = list(
+            tqdm(
+                pool.map(lambda p: _check(raw_dir, p), files),
+                total=len(files),
+                desc="validating",
+                unit="file",
+                mininterval=1.0,
+            )
+        )
+    labels_of: dict[str, set[str]] = defaultdict(set)
+    for check in checks:
+        if not check.problem:
+            labels_of[check.sha256].add(check.label)
+    return [
+        FileCheck(**{**asdict(c), "problem": CONFLICT})
+        if not c.problem and len(labels_of[c.sha256]) > 1
+        else c
+        for c in checks
+    ]
+
+
+def _size_bucket(check: FileCheck) -> str:
+    side = min(check.width, check.height)
+    return next((name for bound, name in SIZE_BUCKETS if side < bound), "251+")
+
+
+def summarize(checks: list[FileCheck]) -> dict:
+    """The numbers of metrics/data.json; excluded files listed by name, everything sorted."""
+    classes = sorted({c.label for c in checks})
+    readable = [c for c in checks if not c.problem.startswith(UNREADABLE)]
+    usable = [c for c in checks if not c.problem]
+    by_hash: dict[str, list[FileCheck]] = defaultdict(list)
+    for check in readable:
+        by_hash[check.sha256].append(check)
+    groups = sorted(
+        (sorted(group, key=lambda c: c.path) for group in by_hash.values() if len(group) > 1),
+        key=lambda group: group[0].path,
+    )
+    conflicts = [[c.path for c in g] for g in groups if len({c.label for c in g}) > 1]
+    counts = Counter(c.label for c in usable)
+    minority = min(counts[label] for label in classes) if classes else 0
+    majority = max(classes, key=lambda label: (counts[label], label)) if usable else None
+
+    def per_class(key: object) -> dict:
+        return {
+            label: dict(sorted(Counter(key(c) for c in readable if c.label == label).items()))
+            for label in classes
+        }
+
+    return {
+        "files": len(checks),
+        "usable": len(usable),
+        "classes": {label: sum(c.label == label for c in checks) for label in classes},
+        "usable_classes": {label: counts[label] for label in classes},
+        "formats": per_class(lambda c: c.format),
+        "misnamed": per_class(_misnamed_key),
+        "sizes": per_class(_size_bucket),
+        "duplicates": {
+            "groups": len(groups),
+            "files": sum(len(g) for g in groups),
+            "groups_within_one_class": len(groups) - len(conflicts),
+        },
+        "conflicts": {
+            "groups": len(conflicts),
+            "files": sum(len(g) for g in conflicts),
+            "members": conflicts,
+        },
+        "unreadable": {
+            "files": sum(c.problem.startswith(UNREADABLE) for c in checks),
+            "reasons": {c.path: c.problem for c in checks if c.problem.startswith(UNREADABLE)},
+        },
+        "class_ratio": counts[majority] / minority if minority else None,
+        "majority_class": majority,
+        "majority_baseline": counts[majority] / len(usable) if usable else None,
+    }
+
+
+def _misnamed_key(check: FileCheck) -> str:
+    """ "PNG as .jpg" style key for a file whose content is not what its extension says."""
+    suffix = Path(check.path).suffix.lower()
+    if _EXTENSION_FORMATS.get(suffix) == check.format:
+        return "as named"
+    return f"{check.format} as {suffix or 'no extension'}"
+
+
+def report(summary: dict) -> str:
+    """A short human-readable account of data.json (metrics/data.md)."""
+    lines = [
+        "# Data validation",
+        "",
+        f"{summary['files']} files; {summary['usable']} usable, used for the split.",
+        "",
+        "| class | files | usable | formats | misnamed | shorter side |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for label, files in summary["classes"].items():
+        cells = [
+            ", ".join(f"{key} {n}" for key, n in summary[part][label].items())
+            for part in ("formats", "misnamed", "sizes")
+        ]
+        usable = summary["usable_classes"][label]
+        lines.append(f"| {label} | {files} | {usable} | {' | '.join(cells)} |")
+    dup, conflicts, unreadable = summary["duplicates"], summary["conflicts"], summary["unreadable"]
+    baseline = summary["majority_baseline"]
+    lines += [
+        "",
+        f"- Majority baseline: {baseline:.3f} (always answering {summary['majority_class']})."
+        if baseline is not None
+        else "- No usable files.",
+        f"- Byte-identical groups: {dup['groups']} ({dup['files']} files); a group always "
+        "lands in one split.",
+        f"- Excluded, same picture in both classes: {conflicts['groups']} groups "
+        f"({conflicts['files']} files).",
+        f"- Excluded, unreadable: {unreadable['files']} files.",
+    ]
+    if conflicts["members"]:
+        lines += ["", "## In both classes (excluded)", ""]
+        lines += [f"- {', '.join(group)}" for group in conflicts["members"]]
+    if unreadable["reasons"]:
+        lines += ["", "## Unreadable (excluded)", ""]
+        lines += [f"- {path}: {reason}" for path, reason in unreadable["reasons"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_checks(checks: list[FileCheck], path: Path) -> None:
+    """files.csv, one row per raw file in path order, fixed line endings (stable bytes)."""
+    frame = pd.DataFrame([asdict(c) for c in checks], columns=COLUMNS)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, lineterminator="\n")
+
+
+def read_checks(path: Path) -> list[FileCheck]:
+    if not path.is_file():
+        raise GenderfaceError(f"{path}: not found; run `dvc repro validate` first")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return [
+        FileCheck(r.path, r.label, r.sha256, r.format, int(r.width), int(r.height), r.problem)
+        for r in frame.itertuples()
+    ]
+
+
+def validate(raw_dir: Path, checks_path: Path, metrics_path: Path, report_path: Path) -> dict:
+    """Check every raw file and write files.csv, data.json and data.md; return the summary."""
+    checks = check_files(raw_dir)
+    summary = summarize(checks)
+    write_checks(checks, checks_path)
+    write_json(metrics_path, summary)
+    with atomic_path(report_path) as tmp:
+        tmp.write_text(report(summary))
+    return summary
