@@ -9,6 +9,8 @@ MODEL = Path("models/model.keras")
 SOURCE_METRICS = Path("metrics/source.json")
 TRAIN_METRICS_DIR = Path("metrics/train")
 EVAL_METRICS_DIR = Path("metrics/eval")
+MISTAKES_GALLERY = EVAL_METRICS_DIR / "plots" / "images" / "mistakes.png"
+MODEL_CARD = Path("models/MODEL_CARD.md")
 
 FACES = "faces"
 SPLITS = ("train", "test", "validation")
