@@ -136,24 +136,30 @@ def test_default_demo_pipeline_reproduces_the_committed_metrics(tmp_path):
     epochs = project.json("metrics/train/metrics.json")["step"] + 1  # both phases
     assert epochs > yaml.safe_load((REPO / "params.yaml").read_text())["train"]["epochs"]
     plots = json.loads(project.run("dvc", "plots", "show", "--json"))["data"]
-    assert sorted(plots) == sorted(
-        [
-            "Loss",
-            "Accuracy",
-            "AUC",
-            "Learning rate",
-            "ROC",
-            "metrics/eval/plots/sklearn/test/confusion_matrix.json",
-        ]
-    )
+    gallery = "metrics/eval/plots/images/mistakes.png"
+    confusion_name = "metrics/eval/plots/sklearn/test/confusion_matrix.json"
+    declared = ["Loss", "Accuracy", "AUC", "Learning rate", "ROC", "Precision-recall"]
+    assert sorted(plots) == sorted([*declared, "Calibration", confusion_name, gallery])
     for name in ("Loss", "Accuracy", "AUC"):
         values = plots[name][0]["content"]["data"]["values"]
         assert len(values) == 2 * epochs, name
     assert len(plots["Learning rate"][0]["content"]["data"]["values"]) == epochs
-    confusion = plots["metrics/eval/plots/sklearn/test/confusion_matrix.json"]
+    confusion = plots[confusion_name]
     assert len(confusion[0]["content"]["data"]["values"]) == 40
     assert len(plots["ROC"][0]["content"]["data"]["values"]) >= 3
+    pr = plots["Precision-recall"][0]["content"]["data"]["values"]
+    assert {"precision", "recall"} <= set(pr[0]) and len(pr) >= 2
+    calibration = plots["Calibration"][0]["content"]["data"]["values"]
+    bins = yaml.safe_load((REPO / "params.yaml").read_text())["evaluate"]["calibration_bins"]
+    assert 1 <= len(calibration) <= bins
+    assert {"prob_pred", "prob_true"} <= set(calibration[0])
+    (image,) = plots[gallery]
+    assert image["type"] == "image"
+    assert Path(image["url"]).read_bytes().startswith(b"\x89PNG")
     project.run("dvc", "plots", "show", "-o", "plots")
     html = (tmp_path / "plots" / "index.html").read_text()
-    for title in ("Test confusion matrix", "Test ROC"):
+    for title in ("Test confusion matrix", "Test ROC", "Test precision-recall", "Test calibration"):
         assert title in html
+    assert "<img" in html
+    card = (tmp_path / "models" / "MODEL_CARD.md").read_text()
+    assert card == (REPO / "models" / "MODEL_CARD.md").read_text()

@@ -1,17 +1,22 @@
+import csv
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image, ImageDraw, ImageFilter
 from typer.testing import CliRunner
 
+from genderface import faces
 from genderface.cli import app
 from genderface.errors import GenderfaceError
 from genderface.images import load_rgb
 from genderface.model import load_classifier
-from genderface.predict import Failure, Prediction, predict_paths
+from genderface.predict import Failure, Prediction, expand_inputs, predict_paths
 
 from .conftest import image_bytes
 
@@ -53,26 +58,33 @@ def test_threshold_decides_the_label(trained_model, images):
     assert (always_woman.label, always_man.label) == ("woman", "man")
 
 
-def test_cli_prints_one_tab_separated_line_per_image(trained_model, images):
+def test_cli_table_has_a_header_and_aligned_rows(trained_model, images):
     result = runner.invoke(
         app, ["predict", "--model", str(trained_model), str(images["jpeg"]), str(images["jpeg"])]
     )
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert len(lines) == 2
-    path, label, probability = lines[0].split("\t")
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["path", "label", "probability"]
+    assert len(rows) == 2
+    path, label, probability = rows[0].split()
     assert path == str(images["jpeg"])
     assert label in {"man", "woman"}
-    assert 0.0 <= float(probability) <= 1.0
+    assert 0.0 <= float(probability) <= 1.0  # can dip below 0.5: threshold != 0.5
+    assert header.index("label") == rows[0].index(label)
 
 
-def test_cli_json_lines(trained_model, images):
-    result = runner.invoke(
-        app, ["predict", "--json", "--model", str(trained_model), str(images["png_named_jpg"])]
-    )
-    assert result.exit_code == 0, result.output
-    record = json.loads(result.stdout)
-    assert set(record) == {"path", "label", "probability"}
+def test_cli_json_lines_and_csv_carry_the_same_predictions(trained_model, images):
+    args = ["predict", "--model", str(trained_model), str(images["png_named_jpg"])]
+    as_json = runner.invoke(app, [*args, str(images["jpeg"]), "--format", "json"])
+    as_csv = runner.invoke(app, [*args, str(images["jpeg"]), "--format", "csv"])
+    assert as_json.exit_code == as_csv.exit_code == 0, as_json.output + as_csv.output
+    records = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [set(r) for r in records] == [{"path", "label", "probability"}] * 2
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [r["path"] for r in rows] == [r["path"] for r in records]
+    assert [r["label"] for r in rows] == [r["label"] for r in records]
+    for row, record in zip(rows, records, strict=True):
+        assert float(row["probability"]) == pytest.approx(record["probability"], abs=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -88,7 +100,7 @@ def test_cli_bad_file_is_one_line_naming_it_and_exit_1(
     )
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [f"error: {bad}: {reason}"]
-    assert len(result.stdout.splitlines()) == 1
+    assert len(result.stdout.splitlines()) == 2  # the header and the good image
 
 
 def test_missing_or_corrupt_model(tmp_path, trained_model):
@@ -114,7 +126,7 @@ def test_console_script_errors_are_exactly_one_line(trained_model, images, tmp_p
     )
     assert run.returncode == 1
     if bad == "text":
-        assert run.stdout.startswith(f"{images['jpeg']}\t")
+        assert run.stdout.splitlines()[1].startswith(f"{images['jpeg']} ")
         assert run.stderr.splitlines() == [
             f"error: {images['text']}: not an image (unrecognised format)"
         ]
@@ -134,8 +146,149 @@ def test_cli_on_real_images_from_the_sample(trained_model, sample_zip, tmp_path)
         png = next(n for n in names if zf.read(n).startswith(b"\x89PNG"))
         jpeg = next(n for n in names if zf.read(n).startswith(b"\xff\xd8"))
         paths = [Path(zf.extract(name, tmp_path)) for name in (png, jpeg)]
-    result = runner.invoke(app, ["predict", "--model", str(trained_model), *map(str, paths)])
+    args = ["predict", "--format", "csv", "--model", str(trained_model), *map(str, paths)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    rows = list(csv.reader(io.StringIO(result.stdout)))[1:]
     assert [row[0] for row in rows] == [str(p) for p in paths]
     assert all(row[1] in {"man", "woman"} and 0 <= float(row[2]) <= 1 for row in rows)
+
+
+def test_folders_are_searched_recursively_and_sorted_and_globs_expanded(tmp_path):
+    for name in ("b/2.jpg", "b/1.png", "a.jpg", "b/c/3.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    single = tmp_path / "a.jpg"
+    listed = expand_inputs([str(single), str(tmp_path / "b"), str(tmp_path / "**" / "*.jpg")])
+    relative = [p.relative_to(tmp_path).as_posix() for p in listed]
+    assert relative == ["a.jpg", "b/1.png", "b/2.jpg", "b/c/3.txt", "a.jpg", "b/2.jpg"]
+    assert expand_inputs([str(tmp_path / "*.gif")]) == [tmp_path / "*.gif"]
+
+
+def test_cli_labels_a_folder_in_batches_and_reports_its_non_image(trained_model, tmp_path):
+    folder = tmp_path / "batch"
+    for i in range(7):
+        sub = folder / ("nested" if i % 2 else "")
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"img_{i}.jpg").write_bytes(image_bytes((30 * i, 100, 200 - 20 * i), "JPEG", 48))
+    (folder / "nested" / "readme.txt").write_text("not an image")
+    args = ["predict", "--model", str(trained_model), "--format", "json", "--batch-size", "3"]
+    result = runner.invoke(app, [*args, str(folder)])
+    assert result.exit_code == 1
+    expected = sorted(p for p in folder.rglob("*") if p.is_file())
+    assert result.stderr.splitlines() == [
+        f"error: {folder / 'nested' / 'readme.txt'}: not an image (unrecognised format)"
+    ]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["path"] for r in records] == [str(p) for p in expected if p.suffix == ".jpg"]
+    classifier = load_classifier(trained_model)
+    one_by_one = [next(predict_paths(classifier, [Path(r["path"])])) for r in records]
+    for record, single in zip(records, one_by_one, strict=True):
+        assert record["label"] == single.label
+        assert record["probability"] == pytest.approx(single.probability, abs=1e-5)
+
+
+def test_verbose_sets_the_traceback_switch(trained_model, images, monkeypatch):
+    monkeypatch.delenv("GENDERFACE_VERBOSE", raising=False)
+    args = ["predict", "--model", str(trained_model), str(images["jpeg"])]
+    assert runner.invoke(app, args).exit_code == 0
+    assert "GENDERFACE_VERBOSE" not in os.environ
+    assert runner.invoke(app, ["--verbose", *args]).exit_code == 0
+    assert os.environ["GENDERFACE_VERBOSE"] == "1"
+
+
+# A face the OpenCV frontal-face cascade finds: skin ellipse, dark eyes under brows, nose, mouth.
+FACE_CENTRE = (330, 120)
+FACE_SIZE = 120
+
+
+def draw_face(width: int = 420, height: int = 300) -> Image.Image:
+    """A synthetic face, off-centre (top right) on a plain background."""
+    image = Image.new("RGB", (width, height), (70, 90, 110))
+    draw = ImageDraw.Draw(image)
+    (cx, cy), fh = FACE_CENTRE, FACE_SIZE
+    fw = 0.8 * fh
+    draw.ellipse([cx - fw / 2, cy - fh / 2, cx + fw / 2, cy + fh / 2], fill=(225, 185, 160))
+    eye_y = cy - 0.12 * fh
+    for side in (-1, 1):
+        x = cx + side * 0.2 * fw
+        draw.ellipse(
+            [x - 0.1 * fw, eye_y - 0.04 * fh, x + 0.1 * fw, eye_y + 0.04 * fh], (40, 30, 30)
+        )
+        draw.rectangle(
+            [x - 0.14 * fw, eye_y - 0.14 * fh, x + 0.14 * fw, eye_y - 0.1 * fh], (70, 50, 40)
+        )
+    nose = [(cx, eye_y), (cx - 0.07 * fw, cy + 0.12 * fh), (cx + 0.07 * fw, cy + 0.12 * fh)]
+    draw.polygon(nose, fill=(200, 160, 140))
+    draw.ellipse([cx - 0.18 * fw, cy + 0.22 * fh, cx + 0.18 * fw, cy + 0.3 * fh], (140, 60, 60))
+    return image.filter(ImageFilter.GaussianBlur(1))
+
+
+def gradient(width: int = 420, height: int = 300) -> Image.Image:
+    ramp = np.linspace(0, 255, width, dtype=np.uint8)
+    return Image.fromarray(np.stack([np.tile(ramp, (height, 1))] * 3, axis=-1))
+
+
+def test_the_cascade_finds_the_drawn_face_where_it_was_drawn():
+    box = faces.largest_face(np.asarray(draw_face()))
+    assert box is not None
+    x, y, w, h = box
+    assert abs(x + w / 2 - FACE_CENTRE[0]) < 0.15 * FACE_SIZE
+    assert abs(y + h / 2 - FACE_CENTRE[1]) < 0.15 * FACE_SIZE
+    assert 0.7 * FACE_SIZE < w < 1.5 * FACE_SIZE
+    assert faces.largest_face(np.asarray(gradient())) is None
+
+
+def test_crop_box_adds_the_margin_and_stays_inside_the_image():
+    assert faces.crop_box((100, 100, 50, 50), 400, 300) == (90, 90, 160, 160)
+    assert faces.crop_box((380, 0, 50, 50), 400, 300) == (370, 0, 400, 60)
+
+
+def exif_rotated_jpeg(upright: Image.Image, path: Path) -> Path:
+    """Store the pixels turned a quarter, with the EXIF Orientation (6) that turns them back."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the viewer rotates 90 degrees clockwise to display it upright
+    upright.transpose(Image.Transpose.ROTATE_90).save(path, "JPEG", quality=95, exif=exif)
+    return path
+
+
+def test_exif_orientation_is_applied_before_classifying_and_before_face_detection(tmp_path):
+    upright = draw_face()
+    upright.save(tmp_path / "upright.png")
+    rotated = exif_rotated_jpeg(upright, tmp_path / "rotated.jpg")
+    with Image.open(rotated) as raw:
+        assert raw.size == (upright.height, upright.width)
+        assert faces.largest_face(np.asarray(raw.convert("RGB"))) is None  # sideways: no face
+    size = 64
+    reference = load_rgb(tmp_path / "upright.png", size).astype(int)
+    loaded, note = faces.load_face(rotated, size)
+    assert note == faces.FOUND
+    turned = np.abs(load_rgb(rotated, size).astype(int) - reference).mean()
+    unturned = np.asarray(Image.open(rotated).convert("RGB").resize((size, size))).astype(int)
+    assert turned < 3 < 10 < np.abs(unturned - reference).mean()
+    assert np.abs(loaded.astype(int) - reference).mean() > 20  # the crop, not the whole image
+
+
+def test_crop_face_classifies_the_face_crop_and_says_when_there_is_none(trained_model, tmp_path):
+    face = tmp_path / "face.png"
+    draw_face().save(face)
+    plain = tmp_path / "plain.png"
+    gradient().save(plain)
+    args = ["predict", "--model", str(trained_model), "--format", "json", "--crop-face"]
+    result = runner.invoke(app, [*args, str(face), str(plain)])
+    assert result.exit_code == 0, result.output
+    found, none = (json.loads(line) for line in result.stdout.splitlines())
+    assert (found["face"], none["face"]) == ("found", "none")
+    classifier = load_classifier(trained_model)
+    size = classifier.image_size
+    x, y, w, h = faces.largest_face(np.asarray(draw_face()))
+    left, top, right, bottom = faces.crop_box((x, y, w, h), 420, 300)
+    crop = draw_face().crop((left, top, right, bottom)).resize((size, size), Image.BILINEAR)
+    score = float(classifier.model.predict(np.asarray(crop, np.float32)[None], verbose=0)[0, 0])
+    expected = score if found["label"] == "woman" else 1 - score
+    assert (found["label"] == "woman") == (score >= classifier.threshold)
+    assert found["probability"] == pytest.approx(expected, abs=1e-5)
+    whole = next(predict_paths(classifier, [plain]))
+    assert (none["label"], none["probability"]) == (whole.label, pytest.approx(whole.probability))
+    table = runner.invoke(app, [*args[:-3], "--crop-face", str(face)])
+    assert table.stdout.splitlines()[0].split() == ["path", "label", "probability", "face"]

@@ -1,10 +1,13 @@
 """The stage scripts as DVC runs them (their bad-input cases are in test_faults.py)."""
 
 import json
+import shutil
+from pathlib import Path
 
 import yaml
+from PIL import Image
 
-from .conftest import run_stage, write_faces, write_params
+from .conftest import image_bytes, run_stage, write_faces, write_params
 
 
 def test_download_demo_writes_raw_and_source_metrics(tmp_path):
@@ -41,3 +44,62 @@ def test_validate_then_split_exclude_bad_files_and_never_crash(tmp_path):
     assert manifest.count("\n") == 1 + 19  # 20 generated, less man_1 and its copy
     for excluded in ("man/zero.jpg", "man/man_1.jpg", "woman/same_as_man_1.jpg"):
         assert f"faces/{excluded}," not in manifest
+
+
+def _evaluate_workdir(trained_model: Path, work: Path) -> None:
+    """What evaluate reads: shards, the model and metrics/source.json, as dvc repro leaves them."""
+    shutil.copytree(trained_model.parent.parent / "shards", work / "data" / "shards")
+    shutil.copytree(trained_model.parent, work / "models")
+    (work / "metrics").mkdir()
+    source = {"source": "demo", "resolved": "demo", "synthetic": True, "images": 40}
+    (work / "metrics" / "source.json").write_text(json.dumps(source))
+
+
+def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
+    trained_model, tmp_path
+):
+    _evaluate_workdir(trained_model, tmp_path)
+    external = tmp_path / "elsewhere"
+    for label, color in (("man", (40, 60, 200)), ("woman", (200, 80, 40))):
+        (external / label).mkdir(parents=True)
+        for i in range(3):
+            (external / label / f"{i}.jpg").write_bytes(image_bytes((color[0] + 9 * i, *color[1:])))
+    (external / "man" / "notes.txt").write_text("not an image")
+    write_params(tmp_path, **{"evaluate.external": str(external), "evaluate.mistakes": 40})
+    result = run_stage("evaluate", tmp_path)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "metrics/eval/metrics.json").read_text())
+    keys = {"images", "threshold", "accuracy", "balanced_accuracy", "roc_auc"}
+    keys |= {"average_precision", "log_loss", "ece", "baseline_accuracy", "man", "woman"}
+    assert set(metrics["test"]) == keys
+    assert set(metrics["external"]) == keys | {"skipped"}
+    assert (metrics["external"]["images"], metrics["external"]["skipped"]) == (6, 1)
+    threshold = json.loads((tmp_path / "models/model.json").read_text())["threshold"]
+    assert metrics["test"]["threshold"] == metrics["external"]["threshold"] == threshold
+    plots = tmp_path / "metrics/eval/plots/sklearn/test"
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "calibration.json",
+        "confusion_matrix.json",
+        "precision_recall.json",
+        "roc.json",
+    ]
+    with Image.open(tmp_path / "metrics/eval/plots/images/mistakes.png") as gallery:
+        assert gallery.format == "PNG"
+    card = (tmp_path / "models/MODEL_CARD.md").read_text()
+    assert f"threshold {threshold:.4f}" in card
+    assert "SYNTHETIC demo images" in card
+    assert f"## External folder `{external}` (6 images, 1 unreadable skipped)" in card
+    assert "Not for decisions about people" in card
+
+
+def test_evaluate_stage_with_a_missing_external_folder_writes_nothing(trained_model, tmp_path):
+    _evaluate_workdir(trained_model, tmp_path)
+    write_params(tmp_path, **{"evaluate.external": "no/such/folder"})
+    result = run_stage("evaluate", tmp_path)
+    assert result.returncode == 1
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        "error: evaluate.external 'no/such/folder': no such folder; set it to a folder of "
+        '<class>/<images>, or to "" to turn it off'
+    ]
+    assert not (tmp_path / "metrics/eval").exists()
+    assert not (tmp_path / "models/MODEL_CARD.md").exists()

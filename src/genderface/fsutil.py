@@ -45,7 +45,12 @@ def atomic_path(final: Path, suffix: str = "") -> Iterator[Path]:
         shutil.rmtree(old)
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def write_json(path: Path, data: object) -> None:
     """Write pretty, key-sorted JSON atomically (stable bytes for git and DVC)."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -13,6 +13,8 @@ DATA_METRICS = Path("metrics/data.json")
 DATA_REPORT = Path("metrics/data.md")
 TRAIN_METRICS_DIR = Path("metrics/train")
 EVAL_METRICS_DIR = Path("metrics/eval")
+MISTAKES_GALLERY = EVAL_METRICS_DIR / "plots" / "images" / "mistakes.png"
+MODEL_CARD = Path("models/MODEL_CARD.md")
 
 FACES = "faces"
 SPLITS = ("train", "test", "validation")

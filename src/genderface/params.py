@@ -101,6 +101,13 @@ class TrainParams(_Section):
 
 class EvaluateParams(_Section):
     batch_size: int = Field(ge=1)
+    calibration_bins: int = Field(
+        ge=2, le=100, description="equal-width bins for the calibration curve and ECE"
+    )
+    mistakes: int = Field(ge=0, le=100, description="most confident test mistakes in the gallery")
+    external: str | None = Field(
+        description="optional folder <class>/<images> scored separately; empty or null = off"
+    )
 
 
 class Params(_Section):

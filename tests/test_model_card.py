@@ -1,0 +1,59 @@
+import numpy as np
+
+from genderface.evaluation import Evaluation, compute_metrics
+from genderface.input_pipeline import ShardInfo
+from genderface.model_card import render
+from genderface.report import Report
+
+CLASSES = ["man", "woman"]
+INFO = ShardInfo(
+    image_size=64,
+    classes=CLASSES,
+    counts={
+        "train": {"man": 70, "woman": 30},
+        "test": {"man": 6, "woman": 4},
+        "validation": {"man": 7, "woman": 3},
+    },
+)
+
+
+def _evaluation(threshold: float = 0.42) -> Evaluation:
+    y_true = np.array([0] * 6 + [1] * 4)
+    y_prob = np.array([0.1, 0.2, 0.3, 0.5, 0.6, 0.2, 0.9, 0.8, 0.4, 0.7])
+    scores = compute_metrics(y_true, y_prob, threshold, CLASSES, majority=0, bins=10)
+    return Evaluation(scores, CLASSES, threshold, y_true, y_prob, bins=10)
+
+
+def test_card_states_data_scores_threshold_and_limits():
+    test = _evaluation()
+    card = render(
+        Report(INFO, test, [], None), {"source": "faces.zip", "resolved": "faces.zip"}, ""
+    )
+    assert "| train | 70 | 30 | 100 | 70.0% |" in card
+    assert "| test | 6 | 4 | 10 | 60.0% |" in card
+    assert "Source: `faces.zip`." in card
+    assert "SYNTHETIC" not in card
+    assert "The decision threshold, 0.4200, was chosen on the validation split" in card
+    assert (
+        f"| balanced accuracy (mean of per-class recall) | {test.scores['balanced_accuracy']:.3f} |"
+        in card
+    )
+    assert "| majority baseline (always the training majority) | 0.600 |" in card
+    assert f"| expected calibration error | {test.scores['ece']:.3f} |" in card
+    woman = test.scores["woman"]
+    assert f"| woman | {woman['precision']:.3f} | {woman['recall']:.3f} |" in card
+    assert "over-represents `man` (70.0% of training images)" in card
+    assert "taken from the dataset's folder names" in card
+    assert "**Not for decisions about people**" in card
+    assert "External" not in card
+    demo = render(Report(INFO, test, [], None), {"source": "demo", "synthetic": True}, "")
+    assert "Source: `demo` - **SYNTHETIC demo images**" in demo
+
+
+def test_card_reports_the_external_folder_separately():
+    external = _evaluation()
+    external.scores["skipped"] = 2
+    card = render(Report(INFO, _evaluation(), [], external), None, "other/faces")
+    assert "## External folder `other/faces` (10 images, 2 unreadable skipped)" in card
+    assert "Source:" not in card
+    assert card.count("| accuracy |") == 2
