@@ -1,6 +1,7 @@
 """End to end: `dvc repro` in a fresh git repo holding this project, as a user runs it."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest

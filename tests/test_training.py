@@ -66,7 +66,10 @@ def test_same_params_and_data_give_identical_test_metrics(tmp_path, tiny_params)
 
     data = demo_training_data(tmp_path, tiny_params)
     test = batched(load_split(tmp_path / "shards", "test", data.info), 16)
-    runs = [evaluate(train(tiny_params, data, callbacks=[]), test, data.info) for _ in range(2)]
+    bins = tiny_params.evaluate.calibration_bins
+    runs = [
+        evaluate(train(tiny_params, data, callbacks=[]), test, data.info, bins) for _ in range(2)
+    ]
     assert runs[0].scores == runs[1].scores
     assert runs[0].threshold == runs[1].threshold
     np.testing.assert_array_equal(runs[0].y_prob, runs[1].y_prob)
