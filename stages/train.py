@@ -24,7 +24,7 @@ def main() -> None:
     data = TrainingData.from_shards(layout.SHARDS_DIR)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path() if devices.is_chief else Path(scratch)
-        backup = Backup(root / layout.TRAIN_BACKUP, fingerprint(params, data.info))
+        backup = Backup(root / layout.TRAIN_BACKUP, fingerprint(params, layout.SHARDS_DIR))
         live = Live(
             str(root / layout.TRAIN_METRICS_DIR),
             dvcyaml=False,

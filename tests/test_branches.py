@@ -41,7 +41,7 @@ def test_params_and_metrics_diff_report_the_change(branched):
     eval_diff = metrics["metrics/eval/metrics.json"]
     assert eval_diff["test.images"]["diff"] == 0  # same test split, different model
     moved = [key for key, value in eval_diff.items() if value.get("diff")]
-    assert "test.loss" in moved
+    assert "test.log_loss" in moved
     assert all(key in outputs["dvc metrics diff main"] for key in moved)
     source = metrics["metrics/source.json"]  # same data on both branches
     assert source["images"] == {"old": 40, "new": 40, "diff": 0}
@@ -67,4 +67,4 @@ def test_github_workflow_report_step_on_the_branch(branched):
     )
     text = (project.root / "report.md").read_text()
     assert "| Path" in text and "train.learning_rate" in text and "0.0001" in text
-    assert "test.loss" in text and "metrics/eval/metrics.json" in text
+    assert "test.log_loss" in text and "metrics/eval/metrics.json" in text

@@ -8,13 +8,11 @@ import subprocess
 import sys
 import textwrap
 
-import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
 
-from genderface.devices import Devices, MultiWorkerStrategy, resolve_devices
+from genderface.devices import resolve_devices
 from genderface.params import parse_params
 
 from .conftest import REPO, demo_training_data, tiny_params_dict
@@ -35,18 +33,59 @@ def test_cpu_only_machine_trains_with_the_default_strategy_in_float32():
     assert (devices.mixed_precision, devices.jit_compile, devices.is_chief) == (False, False, True)
 
 
-def test_mixed_precision_and_xla_train_on_cpu(tmp_path):
+XLA = textwrap.dedent(
+    """
+    import json, sys, warnings
+    from pathlib import Path
+    import keras
+    import numpy as np
+    from genderface.devices import resolve_devices
+    from genderface.params import parse_params
     from genderface.training import train
+    from tests.conftest import demo_training_data, tiny_params_dict
 
-    params = parse_params(tiny_params_dict(**{"train.mixed_precision": True, "train.xla": True}))
+    switches = {"train.mixed_precision": True, "train.xla": True, "train.deterministic": False}
+    params = parse_params(tiny_params_dict(**switches))
     devices = resolve_devices(params.train)
-    assert (devices.mixed_precision, devices.jit_compile) == (True, True)
-    classifier = train(params, demo_training_data(tmp_path, params), [], devices=devices)
-    assert classifier.model.get_layer("head").get_layer("head_dense").compute_dtype == "float16"
-    assert keras.config.dtype_policy().name == "float32"
+    warnings.simplefilter("error", UserWarning)  # Keras warns when it drops jit_compile
+    classifier = train(params, demo_training_data(Path(sys.argv[1]), params), [], devices=devices)
+    head = classifier.model.get_layer("head")
     out = classifier.model.predict_on_batch(np.full((2, 32, 32, 3), 90, np.float32))
-    assert out.dtype == np.float32
-    assert np.isfinite(out).all()
+    print(json.dumps({
+        "switches": [devices.mixed_precision, devices.jit_compile],
+        "jit_compile": classifier.model.jit_compile,
+        "dense": head.get_layer("head_dense").compute_dtype,
+        "output": str(out.dtype),
+        "finite": bool(np.isfinite(out).all()),
+        "policy": keras.config.dtype_policy().name,
+    }))
+    """
+)
+
+
+def _run(script: str, *args: str) -> dict:
+    """A script in a fresh interpreter (device and determinism settings are per process)."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_mixed_precision_and_xla_train_on_cpu(tmp_path):
+    report = _run(XLA, str(tmp_path))
+    assert report == {
+        "switches": [True, True],
+        "jit_compile": True,
+        "dense": "float16",
+        "output": "float32",
+        "finite": True,
+        "policy": "float32",
+    }
 
 
 MIRRORED = textwrap.dedent(
@@ -76,15 +115,7 @@ MIRRORED = textwrap.dedent(
 
 
 def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", MIRRORED, str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = _run(MIRRORED, str(tmp_path))
     assert report["replicas"] == 2
     assert 0.0 <= report["threshold"] <= 1.0
 
@@ -120,18 +151,3 @@ def test_multi_worker_training_with_two_local_workers(tmp_path):
     summary = json.loads((tmp_path / "metrics/train/metrics.json").read_text())
     assert summary["step"] == 2
     assert not (tmp_path / "data/train-backup").exists()
-
-
-def test_tf_config_selects_the_multi_worker_strategy(monkeypatch):
-    """Only the resolution: a one-worker cluster needs no peer to start."""
-    port = _free_port()
-    monkeypatch.setenv(
-        "TF_CONFIG",
-        json.dumps(
-            {"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker", "index": 0}}
-        ),
-    )
-    devices = resolve_devices(parse_params(tiny_params_dict()).train)
-    assert isinstance(devices.strategy, MultiWorkerStrategy)
-    assert devices.is_chief
-    assert isinstance(devices, Devices)

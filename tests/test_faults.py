@@ -339,7 +339,7 @@ def _limit_file_size(limit: int) -> Callable[[], None]:
 @pytest.mark.slow
 def test_preprocess_target_full_leaves_no_partial_shards(project):
     write_params(project, **{"preprocess.images_per_shard": 8})
-    for stage in ("download", "split", "preprocess"):
+    for stage in ("download", "validate", "split", "preprocess"):
         assert run_stage(stage, project).returncode == 0
     shards = project / "data" / "shards"
     before = _digest(shards)

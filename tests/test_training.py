@@ -73,3 +73,30 @@ def test_same_params_and_data_give_identical_test_metrics(tmp_path, tiny_params)
     assert runs[0].scores == runs[1].scores
     assert runs[0].threshold == runs[1].threshold
     np.testing.assert_array_equal(runs[0].y_prob, runs[1].y_prob)
+
+
+def test_a_backup_from_other_params_or_shards_is_discarded(tmp_path, tiny_params):
+    from genderface.training import Backup, fingerprint
+
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "train-00000-of-00001.tfrecord").write_bytes(b"abc")
+    original = fingerprint(tiny_params, shards)
+    backup = Backup(tmp_path / "backup", original)
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "state.json").write_text(
+        json.dumps({"fingerprint": original, "head": 3})
+    )
+    assert Backup(tmp_path / "backup", original).done("head") == 3
+    assert Backup(tmp_path / "backup", original).resuming
+    (shards / "train-00000-of-00001.tfrecord").write_bytes(b"abd")
+    changed = fingerprint(tiny_params, shards)
+    other = tiny_params.model_copy(
+        update={"train": tiny_params.train.model_copy(update={"fine_tune_blocks": 1})}
+    )
+    assert len({original, changed, fingerprint(other, shards)}) == 3
+    stale = Backup(tmp_path / "backup", changed)
+    assert stale.done("head") is None
+    assert not stale.resuming
+    assert not (tmp_path / "backup").exists()
+    assert backup.root == stale.root

@@ -129,14 +129,16 @@ class Backup:
         model.load_weights(self.root / f"{phase}.weights.h5")
 
 
-def fingerprint(params: Params, info: ShardInfo) -> str:
-    """What a resumable run depends on: the model and training params and the shards' contents."""
-    relevant = {
-        "model": params.model.model_dump(),
-        "train": params.train.model_dump(),
-        "data": {"image_size": info.image_size, "classes": info.classes, "counts": info.counts},
-    }
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+def fingerprint(params: Params, shards_dir: Path) -> str:
+    """What a resumable run depends on: the model and training params and the shards' bytes."""
+    digest = hashlib.sha256()
+    relevant = {"model": params.model.model_dump(), "train": params.train.model_dump()}
+    digest.update(json.dumps(relevant, sort_keys=True).encode())
+    for shard in sorted(shards_dir.iterdir()):
+        digest.update(shard.name.encode())
+        with shard.open("rb") as stream:
+            digest.update(hashlib.file_digest(stream, "sha256").digest())
+    return digest.hexdigest()
 
 
 def _outputs(
@@ -225,6 +227,8 @@ def train(
     keras.utils.set_random_seed(cfg.seed)
     if cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
+        if devices.jit_compile:
+            log.warning("XLA stays off: Keras disables jit_compile under op determinism")
     weights = class_weights(data.info.classes, data.info.counts["train"], cfg.class_weights)
     with precision(devices.mixed_precision), devices.strategy.scope():
         model = build_model(data.info.image_size, params.model, cfg.augment, cfg.seed)
@@ -249,7 +253,8 @@ def train(
             head = head_of(model)
             # A new model over the head's layers trains them; the head itself is never
             # compiled, so the saved model carries no stale optimizer for it.
-            fit_model = keras.Model(head.inputs, head.outputs, name="head_trainer")
+            with devices.strategy.scope():
+                fit_model = keras.Model(head.inputs, head.outputs, name="head_trainer")
             fit_data = (
                 batched(_features(model, data.train, batch), batch, cfg.seed),
                 batched(_features(model, data.validation, batch), batch),
