@@ -130,3 +130,13 @@ def test_missing_file_and_folder(tmp_path):
         load_rgb(tmp_path / "missing.jpg", 32)
     with pytest.raises(ImageError, match="is a folder"):
         load_rgb(tmp_path, 32)
+
+
+def test_pillow_plugins_are_loaded_before_any_decode_thread_starts():
+    """Lazy plugin imports from several threads at once can deadlock: images.py loads them all."""
+    import subprocess
+    import sys
+
+    probe = "import genderface.images; from PIL import Image; print(Image._initialized)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "2"

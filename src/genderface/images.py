@@ -21,6 +21,11 @@ MAX_PIXELS = 50_000_000
 """About 7000 x 7000. The archive's largest crop is under 2000 px a side; a 30000 x 30000 PNG of
 a few kilobytes would otherwise need 2.7 GB as RGB."""
 
+# Pillow imports its format plugins lazily, on the first open. Decode threads opening their first
+# files at once then race on those imports and can deadlock on the import lock (seen here in
+# validate's thread pool), so every plugin is loaded now, once, in the importing thread.
+Image.init()
+
 BACKGROUND = (255, 255, 255)
 """What transparent pixels become: white, as an image viewer shows them on a page."""
 
