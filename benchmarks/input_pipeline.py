@@ -34,6 +34,7 @@ import tensorflow as tf
 import yaml
 
 from genderface.images import load_rgb
+from genderface.input_pipeline import batched
 from genderface.model import augmentation
 from genderface.params import parse_params
 from genderface.preprocess import write_shards
@@ -79,12 +80,13 @@ def project(shards: Path, params_dict: dict) -> Iterator[float]:
     """(b): epochs through the training dataset + augmentation; the first one fills the cache
     and compiles, later ones are what every other epoch of training costs."""
     params = parse_params(params_dict)
-    data = TrainingData.from_shards(shards, params)
+    data = TrainingData.from_shards(shards)
+    train = batched(data.train, params.train.batch_size, params.train.seed)  # as training does
     augment = augmentation(params.train.augment, params.train.seed)
     step = tf.function(lambda images: augment(images, training=True))
     while True:
         start, seen = time.perf_counter(), 0
-        for images, _labels in data.train:
+        for images, _labels in train:
             seen += int(step(images).shape[0])
         yield seen / (time.perf_counter() - start)
 
