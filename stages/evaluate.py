@@ -21,7 +21,8 @@ def main() -> None:
         log_evaluation(live, report.test)
         if report.external is not None:
             log_scores(live, "external", report.external.scores)
-    save_png(mistakes_figure(report.mistakes), layout.MISTAKES_GALLERY)
+    wrong = int((report.test.y_pred != report.test.y_true).sum())
+    save_png(mistakes_figure(report.mistakes, wrong), layout.MISTAKES_GALLERY)
     source = json.loads(layout.SOURCE_METRICS.read_text())
     write_text(layout.MODEL_CARD, render(report, source, params.external))
 

@@ -151,3 +151,11 @@ def test_multi_worker_training_with_two_local_workers(tmp_path):
     summary = json.loads((tmp_path / "metrics/train/metrics.json").read_text())
     assert summary["step"] == 2
     assert not (tmp_path / "data/train-backup").exists()
+
+
+def test_a_malformed_tf_config_is_one_clear_error(monkeypatch):
+    from genderface.errors import GenderfaceError
+
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(GenderfaceError, match="TF_CONFIG: not a JSON object"):
+        resolve_devices(parse_params(tiny_params_dict()).train)

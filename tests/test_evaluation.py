@@ -192,7 +192,7 @@ def test_collect_mistakes_reads_the_pixels_and_paths_of_the_wrong_test_images(tm
         assert mistake.path.startswith(f"faces/{mistake.true}/")
     assert mistakes[0].probability == pytest.approx(0.9)
     path = tmp_path / "gallery" / "mistakes.png"
-    save_png(mistakes_figure(mistakes), path)
+    save_png(mistakes_figure(mistakes, wrong=len(mistakes)), path)
     with Image.open(path) as png:
         assert png.format == "PNG"
         assert png.width > 2 * 100  # two images side by side

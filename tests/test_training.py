@@ -83,7 +83,9 @@ def test_a_backup_from_other_params_or_shards_is_discarded(tmp_path, tiny_params
     (shards / "train-00000-of-00001.tfrecord").write_bytes(b"abc")
     original = fingerprint(tiny_params, shards)
     backup = Backup(tmp_path / "backup", original)
-    (tmp_path / "backup").mkdir()
+    assert not backup.resuming
+    (tmp_path / "backup" / "head").mkdir()  # Keras' BackupAndRestore, mid phase 1
+    assert Backup(tmp_path / "backup", original).resuming, "a run killed in phase 1 resumes"
     (tmp_path / "backup" / "state.json").write_text(
         json.dumps({"fingerprint": original, "head": 3})
     )
@@ -98,5 +100,6 @@ def test_a_backup_from_other_params_or_shards_is_discarded(tmp_path, tiny_params
     stale = Backup(tmp_path / "backup", changed)
     assert stale.done("head") is None
     assert not stale.resuming
-    assert not (tmp_path / "backup").exists()
+    assert [p.name for p in (tmp_path / "backup").iterdir()] == ["state.json"], "old one gone"
+    assert json.loads((tmp_path / "backup" / "state.json").read_text()) == {"fingerprint": changed}
     assert backup.root == stale.root

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
+from genderface.errors import GenderfaceError
 from genderface.params import Switch, TrainParams
 
 
@@ -61,7 +62,13 @@ def _switch(value: Switch, gpu: bool) -> bool:
 def resolve_devices(params: TrainParams) -> Devices:
     """TF_CONFIG set: one worker of a cluster; else every visible GPU; else the CPU."""
     gpus = tf.config.list_physical_devices("GPU")
-    if json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster"):
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster")
+    except (json.JSONDecodeError, AttributeError):
+        raise GenderfaceError(
+            "TF_CONFIG: not a JSON object with a cluster and a task; fix or unset it"
+        ) from None
+    if cluster:
         strategy: tf.distribute.Strategy = MultiWorkerStrategy()
     elif gpus:
         strategy = tf.distribute.MirroredStrategy()

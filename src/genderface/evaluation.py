@@ -8,6 +8,7 @@ threshold stored with the model, which training chose on the validation split, n
 import logging
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 import tensorflow as tf
 from dvclive import Live
@@ -39,15 +40,21 @@ class Evaluation:
         return (self.y_prob >= self.threshold).astype(int)
 
 
-def predict_dataset(
-    classifier: Classifier, dataset: tf.data.Dataset
+def model_outputs(
+    model: keras.Model, batches: tf.data.Dataset, desc: str = "evaluating"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (true labels as int, predicted probability of class 1) over a batched dataset."""
-    labels, probabilities = [], []
-    for images, batch_labels in tqdm(dataset, desc="evaluating", unit="batch", mininterval=1.0):
-        probabilities.append(classifier.model.predict_on_batch(images).reshape(-1))
+    """(labels as int, model outputs) over batches, in order, in inference mode.
+
+    A direct call, not predict(): under a distribution strategy (training's threshold and
+    bottleneck passes) Keras' predict_on_batch hands the whole batch to every replica and
+    returns the copies concatenated.
+    """
+    forward = tf.function(lambda images: model(images, training=False))
+    labels, outputs = [], []
+    for images, batch_labels in tqdm(batches, desc=desc, unit="batch", mininterval=1.0):
+        outputs.append(forward(images).numpy())
         labels.append(batch_labels.numpy().astype(int))
-    return np.concatenate(labels), np.concatenate(probabilities)
+    return np.concatenate(labels), np.concatenate(outputs)
 
 
 def choose_threshold(y_true: np.ndarray, y_prob: np.ndarray) -> float:
@@ -149,7 +156,8 @@ def evaluate(
     The baseline always predicts the training majority.
     """
     check_model_matches(classifier, info)
-    y_true, y_prob = predict_dataset(classifier, test)
+    y_true, outputs = model_outputs(classifier.model, test)
+    y_prob = outputs.reshape(-1)
     majority = training_majority(info)
     scores = compute_metrics(y_true, y_prob, classifier.threshold, info.classes, majority, bins)
     log_summary("test", scores, info.classes[majority])

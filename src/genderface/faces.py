@@ -11,9 +11,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
 
-from genderface.images import load_rgb
+from genderface.images import load_upright, resized
 
 CASCADE = "haarcascade_frontalface_default.xml"
 MARGIN = 0.2  # of the detected box's side, added on every side: the dataset's crops show some hair
@@ -56,12 +55,8 @@ def load_face(path: Path, size: int) -> tuple[np.ndarray, str]:
 
     EXIF orientation is applied before detection: the cascade finds upright faces only.
     """
-    whole = load_rgb(path, size)  # raises the standard ImageError for an unreadable file
-    with Image.open(path) as image:
-        upright = ImageOps.exif_transpose(image).convert("RGB")
+    upright = load_upright(path)  # raises the standard ImageError for an unreadable file
     face = largest_face(np.asarray(upright))
     if face is None:
-        return whole, NONE
-    crop = upright.crop(crop_box(face, upright.width, upright.height))
-    pixels = crop.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(pixels, dtype=np.uint8), FOUND
+        return resized(upright, size), NONE
+    return resized(upright.crop(crop_box(face, upright.width, upright.height)), size), FOUND

@@ -90,10 +90,20 @@ def inspect(data: bytes, name: str) -> ImageFacts:
         return ImageFacts(image.format or "unknown", *image.size)
 
 
+def load_upright(path: Path, draft: int | None = None) -> Image.Image:
+    """The image at `path`, upright, 8-bit RGB (at least `draft` pixels a side, if given)."""
+    with _opened(path, str(path)) as image:
+        if draft:
+            image.draft("RGB", (draft, draft))
+        upright = _to_rgb(ImageOps.exif_transpose(image))
+        upright.load()  # before the file closes
+        return upright
+
+
+def resized(image: Image.Image, size: int) -> np.ndarray:
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
 def load_rgb(path: Path, size: int) -> np.ndarray:
     """Return the image at `path` as uint8 RGB of shape (size, size, 3), upright."""
-    with _opened(path, str(path)) as image:
-        image.draft("RGB", (size, size))
-        upright = _to_rgb(ImageOps.exif_transpose(image))
-        rgb = upright.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8)
+    return resized(load_upright(path, draft=size), size)

@@ -34,13 +34,18 @@ class ShardInfo:
         return sum(self.counts[split].values())
 
 
+def shard_files(shards_dir: Path, split: str) -> list[str]:
+    """The split's shard files, in the order its records are read (record indices rely on it)."""
+    return sorted(str(p) for p in shards_dir.glob(f"{split}-*.tfrecord"))
+
+
 def load_split(shards_dir: Path, split: str, info: ShardInfo) -> tf.data.Dataset:
     """Stream (image uint8 of shape (size, size, 3), label float32) for one split.
 
     The dataset knows its length (from meta.json), so Keras shows real progress and epoch ends.
     """
     size = info.image_size
-    files = sorted(str(p) for p in shards_dir.glob(f"{split}-*.tfrecord"))
+    files = shard_files(shards_dir, split)
     spec = {
         "image": tf.io.FixedLenFeature([], tf.string),
         "label": tf.io.FixedLenFeature([], tf.int64),

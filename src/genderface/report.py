@@ -25,7 +25,7 @@ from genderface.evaluation import (
     training_majority,
 )
 from genderface.fsutil import atomic_path
-from genderface.input_pipeline import ShardInfo, batched, load_split
+from genderface.input_pipeline import ShardInfo, batched, load_split, shard_files
 from genderface.model import Classifier, load_classifier
 from genderface.params import EvaluateParams
 from genderface.predict import Failure, score_paths
@@ -121,7 +121,7 @@ def read_records(
     """(path, label, pixels) of the split's records at `indices`, counted in load_split's order
     (shard files sorted, records in file order).
     """
-    files = sorted(str(p) for p in shards_dir.glob(f"{split}-*.tfrecord"))
+    files = shard_files(shards_dir, split)
     wanted, found = set(indices), {}
     shape = (info.image_size, info.image_size, 3)
     for index, record in enumerate(tf.data.TFRecordDataset(files).as_numpy_iterator()):
@@ -170,17 +170,21 @@ def run_evaluation(params: EvaluateParams, shards_dir: Path, model_path: Path) -
     return Report(info, test, mistakes, external)
 
 
-def mistakes_figure(mistakes: list[Mistake], columns: int = 4) -> Figure:
-    """A grid of the mistakes: image, file name, true and predicted label, its probability."""
+def mistakes_figure(mistakes: list[Mistake], wrong: int, columns: int = 4) -> Figure:
+    """A grid of the mistakes: image, file name, true and predicted label, its probability.
+
+    `wrong` is how many test predictions were wrong in all, shown or not.
+    """
     columns = max(1, min(columns, len(mistakes)))
     rows = max(1, math.ceil(len(mistakes) / columns))
     figure = Figure(figsize=(2.6 * columns, 3.0 * rows + 0.6), dpi=100, layout="constrained")
-    figure.suptitle(f"Most confident test mistakes ({len(mistakes)})")
+    figure.suptitle(f"Most confident test mistakes ({len(mistakes)} of {wrong})")
     axes = figure.subplots(rows, columns, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     if not mistakes:
-        axes[0, 0].text(0, 0.5, "no mistakes on the test split", fontsize=12)
+        empty = "no mistakes on the test split" if wrong == 0 else "none shown (evaluate.mistakes)"
+        axes[0, 0].text(0, 0.5, empty, fontsize=12)
     for ax, mistake in zip(axes.flat, mistakes, strict=False):
         ax.imshow(mistake.pixels)
         ax.set_title(

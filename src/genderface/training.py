@@ -21,10 +21,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
-from tqdm import tqdm
 
 from genderface.devices import Devices, precision, resolve_devices
-from genderface.evaluation import choose_threshold
+from genderface.evaluation import choose_threshold, model_outputs
 from genderface.fsutil import atomic_path, write_json
 from genderface.input_pipeline import ShardInfo, batched, load_split
 from genderface.model import (
@@ -95,6 +94,7 @@ class Backup:
         if state.get("fingerprint") != fingerprint:
             shutil.rmtree(root, ignore_errors=True)
             state = {"fingerprint": fingerprint}
+            write_json(root / "state.json", state)  # before any epoch, so phase 1 can resume
         self.state = state
 
     @property
@@ -141,25 +141,10 @@ def fingerprint(params: Params, shards_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def _outputs(
-    model: keras.Model, batches: tf.data.Dataset, desc: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """(outputs, labels) of a model in inference mode over batches, in order.
-
-    A direct call, not predict(): under a distribution strategy Keras' predict_on_batch hands the
-    whole batch to every replica and returns the copies concatenated.
-    """
-    forward = tf.function(lambda images: model(images, training=False))
-    outputs, labels = [], []
-    for images, batch_labels in tqdm(batches, desc=desc, unit="batch", mininterval=1.0):
-        outputs.append(forward(images).numpy())
-        labels.append(batch_labels.numpy())
-    return np.concatenate(outputs), np.concatenate(labels)
-
-
 def _features(model: keras.Model, dataset: tf.data.Dataset, batch: int) -> tf.data.Dataset:
     """(features, label) for every image of a split, from one pass through the frozen base."""
-    features, labels = _outputs(feature_extractor(model), batched(dataset, batch), "base features")
+    batches = batched(dataset, batch)
+    labels, features = model_outputs(feature_extractor(model), batches, "base features")
     return tf.data.Dataset.from_tensor_slices((features, labels))
 
 
@@ -270,6 +255,6 @@ def train(
             backup.finish(phase, model, epoch)
     threshold = cfg.threshold
     if threshold == "validation":
-        probabilities, labels = _outputs(model, validation, "validation threshold")
+        labels, probabilities = model_outputs(model, validation, "validation threshold")
         threshold = choose_threshold(labels, probabilities.reshape(-1))
     return Classifier(model, data.info.classes, threshold)

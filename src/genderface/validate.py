@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from genderface.errors import GenderfaceError
-from genderface.fsutil import atomic_path, write_json
+from genderface.fsutil import atomic_path, write_json, write_text
 from genderface.images import ImageError, inspect
 from genderface.layout import FACES
 
@@ -221,6 +221,5 @@ def validate(raw_dir: Path, checks_path: Path, metrics_path: Path, report_path: 
     summary = summarize(checks)
     write_checks(checks, checks_path)
     write_json(metrics_path, summary)
-    with atomic_path(report_path) as tmp:
-        tmp.write_text(report(summary))
+    write_text(report_path, report(summary))
     return summary
