@@ -50,7 +50,8 @@ def main() -> None:
     print(f"{'dvc repro, demo params, fresh clone':<44}{demo:9.1f}  < 600 (with install)")
     print(f"{'dvc repro again (nothing to do)':<44}{noop:9.1f}  < 5   ({noop / 5:.2f} of it)")
     print(
-        f"{'dvc exp run on the 3,000-image sample':<44}{real:9.1f}  < 1800 ({real / 1800:.2f} of it)"
+        f"{'dvc exp run on the 3,000-image sample':<44}{real:9.1f}  < 1800 "
+        f"({real / 1800:.2f} of it)"
     )
     print(
         f"sample test scores: accuracy {test['accuracy']:.3f}, balanced accuracy "
