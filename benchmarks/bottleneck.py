@@ -10,22 +10,20 @@ model runs, base included, each epoch, on the same images) and once with `augmen
 seconds, the one-time feature pass, and the per-epoch speed-up. Run it in the project's venv.
 """
 
-import argparse
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-# This file shares its name with the `bottleneck` package pandas imports when it can: keep the
-# script's own folder off the import path, or pandas (under DVC and Keras) imports this file.
+from fresh_clone import fresh_clone, project_env, sample_parser, sample_path
+
+# This file shares its name with the `bottleneck` package pandas imports when it can: now that
+# the helper above is imported, keep the script's own folder off the import path, or pandas
+# (under DVC and Keras) imports this file.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import keras  # noqa: E402
 import yaml  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -41,33 +39,21 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--sample", type=Path, default=REPO.parent / "shared/data/genderface-sample.zip"
-    )
+    parser = sample_parser(__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=150)
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
-    sample = args.sample.resolve()
-    if not sample.is_file():
-        sys.exit(f"error: {sample}: sample archive not found; pass --sample PATH")
+    sample = sample_path(args)
     from genderface.params import parse_params
     from genderface.training import TrainingData, train
 
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        clone = Path(tmp) / "genderface"
-        subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+    with fresh_clone() as clone:
         raw = yaml.safe_load((clone / "params.yaml").read_text())
         raw["data"].update(source=str(sample), image_size=args.size)
         raw["train"].update(epochs=args.epochs, fine_tune_epochs=0, threshold=0.5)
         raw["train"]["early_stopping_patience"] = args.epochs
         (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-        subprocess.run(["dvc", "repro", "preprocess"], cwd=clone, env=env, check=True)
+        subprocess.run(["dvc", "repro", "preprocess"], cwd=clone, env=project_env(), check=True)
         data = TrainingData.from_shards(clone / "data/shards")
         images = data.info.size("train") + data.info.size("validation")
         timings = {}

@@ -19,7 +19,6 @@ ratios (b)/(a) and (b)/(c). The shards are built first (preprocess, timed separa
 once, not every epoch). Run it from the venv (`make setup`).
 """
 
-import argparse
 import os
 import tempfile
 import time
@@ -32,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tensorflow as tf
 import yaml
+from fresh_clone import REPO, sample_parser, sample_path
 
 from genderface.images import load_rgb
 from genderface.input_pipeline import batched
@@ -42,7 +42,6 @@ from genderface.split import split, usable_records
 from genderface.training import TrainingData
 from genderface.validate import check_files
 
-REPO = Path(__file__).resolve().parents[1]
 SIZE, BATCH = 150, 20
 # ImageDataGenerator's settings in this project's units: rotation and shear as fractions of a
 # full turn (its shear_range is in degrees), zoom 0.2 = scale within [0.8, 1.2], shifts 0.2.
@@ -102,14 +101,10 @@ def decode_only(files: list[Path], threads: int) -> Iterator[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--sample", type=Path, default=REPO.parent / "shared/data/genderface-sample.zip"
-    )
+    parser = sample_parser(__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each, best kept")
     args = parser.parse_args()
-    if not args.sample.is_file():
-        raise SystemExit(f"error: {args.sample}: sample archive not found; pass --sample PATH")
+    sample = sample_path(args)
     params_dict = yaml.safe_load((REPO / "params.yaml").read_text())
     params_dict["data"]["image_size"] = SIZE
     params_dict["train"]["batch_size"] = BATCH
@@ -120,7 +115,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"
-        with zipfile.ZipFile(args.sample) as archive:
+        with zipfile.ZipFile(sample) as archive:
             archive.extractall(raw)
         files = sorted((raw / "faces").glob("*/*"))
         start = time.perf_counter()

@@ -8,16 +8,12 @@ the committed params otherwise. Prints wall times against the targets and the sa
 Run it from the project's virtual environment (`make setup`).
 """
 
-import argparse
 import json
-import os
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from fresh_clone import fresh_clone, project_env, sample_parser, sample_path
 
 
 def timed(args: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -27,21 +23,9 @@ def timed(args: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--sample", type=Path, default=REPO.parent / "shared/data/genderface-sample.zip"
-    )
-    sample = parser.parse_args().sample.resolve()
-    if not sample.is_file():
-        sys.exit(f"error: {sample}: sample archive not found; pass --sample PATH")
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DVC_NO_ANALYTICS": "1",
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        clone = Path(tmp) / "genderface"
-        subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+    sample = sample_path(sample_parser(__doc__.splitlines()[0]).parse_args())
+    env = project_env()
+    with fresh_clone() as clone:
         demo = timed(["dvc", "repro"], clone, env)
         noop = timed(["dvc", "repro"], clone, env)
         real = timed(["dvc", "exp", "run", "-S", f"data.source={sample}"], clone, env)

@@ -1,0 +1,46 @@
+"""What every benchmark starts from: the sample archive argument and a fresh clone of HEAD."""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sample_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--sample", type=Path, default=REPO.parent / "shared/data/genderface-sample.zip"
+    )
+    return parser
+
+
+def sample_path(args: argparse.Namespace) -> Path:
+    """The --sample archive, or exit with one line saying how to point at it."""
+    sample = args.sample.resolve()
+    if not sample.is_file():
+        sys.exit(f"error: {sample}: sample archive not found; pass --sample PATH")
+    return sample
+
+
+def project_env() -> dict[str, str]:
+    """This venv's dvc and python first on PATH, analytics off."""
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
+
+
+@contextmanager
+def fresh_clone() -> Iterator[Path]:
+    """A clone of HEAD in a temporary folder, as a user gets it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "genderface"
+        subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
+        yield clone
