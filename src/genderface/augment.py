@@ -9,7 +9,8 @@ transform, and the resampling and RandomContrast's adjustment run as one XLA-com
 (coordinates, four gathers, the bilinear blend and the contrast fused into one loop). The
 resampling matches keras.ops.image.affine_transform (bilinear, nearest-edge fill) and the
 contrast matches keras.layers.RandomContrast (tests/test_augment.py compares them); together
-they run about 3x faster than those two (measured at 150 px, 2 cores).
+they ran about 3x faster than those two in a one-off measurement at 150 px on 2 cores
+(benchmarks/input_pipeline.py measures this layer, not the stock ones).
 """
 
 import math

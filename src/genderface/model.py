@@ -50,8 +50,8 @@ def resolve_weights(weights: str) -> str | None:
 def augmentation(params: AugmentParams, seed: int) -> keras.Sequential | None:
     """Flip, rotation, shear, zoom, shift and contrast as ONE resampling pass per image.
 
-    One fused pass instead of Keras' one layer per transform: sharper images and about 3x the
-    throughput (augment.py). All factors 0 and no flip leave augmentation out.
+    One fused pass instead of Keras' one layer per transform: sharper images and faster (see
+    augment.py). All factors 0 and no flip leave augmentation out.
     """
     factors = (params.rotation, params.shear, params.zoom, params.translation, params.contrast)
     if not (params.flip or any(factors)):
