@@ -19,9 +19,11 @@ HEAD_EPOCHS, FINE_TUNE_EPOCHS = 2, 12
 
 
 def _train_process(dvc: subprocess.Popen) -> psutil.Process | None:
+    """The Python process itself: with SHELL unset, dvc runs the cmd under `/bin/sh -c`, whose
+    command line also mentions the script, and killing that shell would orphan the stage."""
     for child in psutil.Process(dvc.pid).children(recursive=True):
         try:
-            if any("stages/train.py" in part for part in child.cmdline()):
+            if "stages/train.py" in child.cmdline():
                 return child
         except psutil.NoSuchProcess:
             continue
