@@ -39,6 +39,11 @@ class Evaluation:
     def y_pred(self) -> np.ndarray:
         return (self.y_prob >= self.threshold).astype(int)
 
+    @property
+    def confidence(self) -> np.ndarray:
+        """The probability the model gave the label it predicted."""
+        return np.where(self.y_pred == 1, self.y_prob, 1 - self.y_prob)
+
 
 def model_outputs(
     model: keras.Model, batches: tf.data.Dataset, desc: str = "evaluating"

@@ -2,8 +2,8 @@
 face in an upright photo, and the model classifies a square crop around it.
 
 The model was trained on face crops; a whole photo of a person is a different kind of input. The
-crop goes through the same resize as images.load_rgb, and the file is first decoded by load_rgb
-itself, so an unreadable file fails with the same message as everywhere else.
+file is decoded by images.load_upright and the crop resized by images.resized, the two halves of
+images.load_rgb, so an unreadable file fails with the same message as everywhere else.
 """
 
 from functools import cache

@@ -7,6 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
+
+from genderface.errors import GenderfaceError
+
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
@@ -54,3 +58,17 @@ def write_text(path: Path, text: str) -> None:
 def write_json(path: Path, data: object) -> None:
     """Write pretty, key-sorted JSON atomically (stable bytes for git and DVC)."""
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """CSV, atomically, with fixed line endings: the same table is the same bytes on every OS."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, lineterminator="\n")
+
+
+def read_csv(path: Path, stage: str) -> pd.DataFrame:
+    """Every column as text (hashes and paths must not be parsed as numbers or NaN); a missing
+    file names the stage that writes it."""
+    if not path.is_file():
+        raise GenderfaceError(f"{path}: not found; run `dvc repro {stage}` first")
+    return pd.read_csv(path, dtype=str, keep_default_na=False)

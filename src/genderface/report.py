@@ -111,8 +111,7 @@ def evaluate_folder(
 def most_confident_mistakes(result: Evaluation, count: int) -> list[int]:
     """Indices of wrong predictions, the most confident first (ties in record order)."""
     wrong = np.flatnonzero(result.y_pred != result.y_true)
-    confidence = np.where(result.y_pred == 1, result.y_prob, 1 - result.y_prob)
-    return wrong[np.argsort(-confidence[wrong], kind="stable")][:count].tolist()
+    return wrong[np.argsort(-result.confidence[wrong], kind="stable")][:count].tolist()
 
 
 def read_records(
@@ -149,10 +148,9 @@ def collect_mistakes(
                 f"{shards_dir}: test records are not in the order evaluation read them; "
                 "rerun `dvc repro`"
             )
-        predicted = int(result.y_pred[index])
-        probability = result.y_prob[index] if predicted == 1 else 1 - result.y_prob[index]
-        names = result.classes
-        mistakes.append(Mistake(path, names[label], names[predicted], float(probability), pixels))
+        names, predicted = result.classes, int(result.y_pred[index])
+        probability = float(result.confidence[index])
+        mistakes.append(Mistake(path, names[label], names[predicted], probability, pixels))
     return mistakes
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from genderface.errors import GenderfaceError
-from genderface.fsutil import atomic_path
+from genderface.fsutil import read_csv, write_csv
 from genderface.layout import SPLITS
 from genderface.params import SplitParams
 from genderface.validate import FileCheck
@@ -99,13 +99,8 @@ def split(records: list[Record], params: SplitParams) -> pd.DataFrame:
 
 
 def write_manifest(manifest: pd.DataFrame, path: Path) -> None:
-    """CSV with fixed line endings, so the same split is the same bytes on every OS."""
-    with atomic_path(path) as tmp:
-        manifest.to_csv(tmp, index=False, lineterminator="\n")
+    write_csv(path, manifest)
 
 
 def read_manifest(path: Path) -> pd.DataFrame:
-    """Every column as text (hashes and paths must not be parsed as numbers or NaN)."""
-    if not path.is_file():
-        raise GenderfaceError(f"{path}: not found; run `dvc repro split` first")
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return read_csv(path, "split")

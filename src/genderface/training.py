@@ -72,10 +72,16 @@ def class_weights(classes: list[str], counts: dict[str, int], mode: str) -> dict
     return {i: float(w) for i, w in enumerate(weights)}
 
 
+def phase_budget(cfg: TrainParams, phase: str) -> tuple[float, int]:
+    """A phase's starting learning rate and its most epochs."""
+    if phase == "head":
+        return cfg.learning_rate, cfg.epochs
+    return cfg.fine_tune_learning_rate, cfg.fine_tune_epochs
+
+
 def learning_rate_schedule(cfg: TrainParams, phase: str) -> Callable[[int], float]:
     """Epoch within the phase -> learning rate: constant, or a cosine from the phase's rate."""
-    base = cfg.learning_rate if phase == "head" else cfg.fine_tune_learning_rate
-    epochs = cfg.epochs if phase == "head" else cfg.fine_tune_epochs
+    base, epochs = phase_budget(cfg, phase)
     if cfg.lr_schedule == "constant":
         return lambda _epoch: base
     return lambda epoch: base * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
@@ -164,7 +170,7 @@ def _fit_phase(
     reached, which the next phase starts from.
     """
     schedule = learning_rate_schedule(cfg, phase)
-    epochs = cfg.epochs if phase == "head" else cfg.fine_tune_epochs
+    epochs = phase_budget(cfg, phase)[1]
     with devices.strategy.scope():
         model.compile(
             optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=schedule(0)),

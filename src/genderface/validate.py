@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from genderface.errors import GenderfaceError
-from genderface.fsutil import atomic_path, write_json, write_text
+from genderface.fsutil import read_csv, write_csv, write_json, write_text
 from genderface.images import ImageError, inspect
 from genderface.layout import FACES
 
@@ -199,16 +199,12 @@ def report(summary: dict) -> str:
 
 
 def write_checks(checks: list[FileCheck], path: Path) -> None:
-    """files.csv, one row per raw file in path order, fixed line endings (stable bytes)."""
-    frame = pd.DataFrame([asdict(c) for c in checks], columns=COLUMNS)
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, lineterminator="\n")
+    """files.csv, one row per raw file in path order."""
+    write_csv(path, pd.DataFrame([asdict(c) for c in checks], columns=COLUMNS))
 
 
 def read_checks(path: Path) -> list[FileCheck]:
-    if not path.is_file():
-        raise GenderfaceError(f"{path}: not found; run `dvc repro validate` first")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = read_csv(path, "validate")
     return [
         FileCheck(r.path, r.label, r.sha256, r.format, int(r.width), int(r.height), r.problem)
         for r in frame.itertuples()
