@@ -44,16 +44,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     sample = sample_path(args)
-    from genderface.params import parse_params
-    from genderface.training import TrainingData, train
-
     with fresh_clone() as clone:
+        sys.path.insert(0, str(clone / "src"))  # the clone's package, as project_env gives dvc
+        from genderface.params import parse_params
+        from genderface.training import TrainingData, train
+
         raw = yaml.safe_load((clone / "params.yaml").read_text())
         raw["data"].update(source=str(sample), image_size=args.size)
         raw["train"].update(epochs=args.epochs, fine_tune_epochs=0, threshold=0.5)
         raw["train"]["early_stopping_patience"] = args.epochs
         (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-        subprocess.run(["dvc", "repro", "preprocess"], cwd=clone, env=project_env(), check=True)
+        subprocess.run(
+            ["dvc", "repro", "preprocess"], cwd=clone, env=project_env(clone), check=True
+        )
         data = TrainingData.from_shards(clone / "data/shards")
         images = data.info.size("train") + data.info.size("validation")
         timings = {}

@@ -28,11 +28,13 @@ def sample_path(args: argparse.Namespace) -> Path:
     return sample
 
 
-def project_env() -> dict[str, str]:
-    """This venv's dvc and python first on PATH, analytics off."""
+def project_env(clone: Path) -> dict[str, str]:
+    """This venv's dvc and python first on PATH, analytics off, and the clone's own package first
+    on the import path: the venv's editable install points at this working tree, not at HEAD."""
     return {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(clone / "src"),
         "DVC_NO_ANALYTICS": "1",
     }
 

@@ -13,8 +13,8 @@ On the real sample's images, at 150 px, in one run:
       150 px) of the same files on as many threads as TensorFlow runs (b) on: its intra-op plus
       inter-op pools, one thread per core each by default (on a shared machine more threads
       win more CPU time, so (c) gets the same number).
-The three are measured in turn, --rounds times (the machine is shared: interleaving spreads
-other load over all three), and each figure is the best of its rounds. Prints the table and the
+The three are measured in turn, --rounds times (interleaving spreads any other load on the
+machine over all three), and each figure is the best of its rounds. Prints the table and the
 ratios (b)/(a) and (b)/(c). The shards are built first (preprocess, timed separately: it runs
 once, not every epoch). Run it from the venv (`make setup`).
 """
@@ -120,7 +120,8 @@ def main() -> None:
         files = sorted((raw / "faces").glob("*/*"))
         start = time.perf_counter()
         manifest = split(usable_records(check_files(raw)), parse_params(params_dict).split)
-        write_shards(manifest, raw, Path(tmp) / "shards", SIZE, images_per_shard=4096)
+        per_shard = params_dict["preprocess"]["images_per_shard"]
+        write_shards(manifest, raw, Path(tmp) / "shards", SIZE, per_shard)
         preprocess = time.perf_counter() - start
         pipelines = {
             "a": original(raw / "faces"),
