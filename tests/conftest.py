@@ -1,10 +1,13 @@
 """Shared fixtures: tiny generated images and params, the real sample, a tiny trained model."""
 
+import contextlib
+import hashlib
 import io
 import json
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -23,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO.parent / "shared" / "data" / "genderface-sample.zip"
 
 os.environ["DVC_NO_ANALYTICS"] = "1"
+os.environ.pop("GENDERFACE_VERBOSE", None)  # tests check the one-line errors, not tracebacks
 
 
 GIT_ENV = {
@@ -79,7 +83,7 @@ class Project:
         self.run("git", "commit", "-q", "-m", message)
 
     def set_params(self, **overrides: object) -> None:
-        (self.root / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(**overrides)))
+        write_params(self.root, **overrides)
 
     def repro(self) -> list[str]:
         """Run dvc repro; return the names of the stages that ran."""
@@ -127,6 +131,24 @@ def tiny_params_dict(**overrides: object) -> dict:
             node = node[key]
         node[leaf] = value
     return raw
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """SHA-256 of every file under root, by its path relative to root."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports on 127.0.0.1: every socket stays bound until all of them are chosen."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 def write_params(folder: Path, **overrides: object) -> None:

@@ -3,7 +3,6 @@ over two local worker processes, and mixed precision with XLA."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,15 +14,9 @@ import yaml
 from genderface.devices import resolve_devices
 from genderface.params import parse_params
 
-from .conftest import REPO, demo_training_data, tiny_params_dict
+from .conftest import REPO, demo_training_data, free_ports, tiny_params_dict
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_cpu_only_machine_trains_with_the_default_strategy_in_float32():
@@ -117,6 +110,7 @@ MIRRORED = textwrap.dedent(
 def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     report = _run(MIRRORED, str(tmp_path))
     assert report["replicas"] == 2
+    assert report["mirrored"] == "MirroredVariable", "trained under the strategy it was given"
     assert 0.0 <= report["threshold"] <= 1.0
 
 
@@ -126,7 +120,7 @@ def test_multi_worker_training_with_two_local_workers(tmp_path):
     params = tiny_params_dict(**{"train.epochs": 2, "train.fine_tune_epochs": 1})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     demo_training_data(tmp_path / "data", parse_params(params))
-    cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     workers = [
         subprocess.Popen(
             [sys.executable, str(REPO / "stages" / "train.py")],

@@ -12,6 +12,8 @@ from genderface.model import (
     resolve_weights,
 )
 
+from .conftest import free_ports
+
 
 def test_model_shape_frozen_base_and_head(tiny_params):
     model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
@@ -148,11 +150,7 @@ def test_weights_file_of_another_model_is_one_clear_error(tmp_path, tiny_params)
 
 def test_imagenet_download_failure_is_one_clear_error(tiny_params, monkeypatch, tmp_path):
     """Keras' real download code, pointed at a local port nobody listens on (no network used)."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    (port,) = free_ports(1)
     monkeypatch.setattr(
         "keras.src.applications.vgg16.WEIGHTS_PATH_NO_TOP", f"http://127.0.0.1:{port}/notop.h5"
     )

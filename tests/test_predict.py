@@ -189,7 +189,9 @@ def test_cli_labels_a_folder_in_batches_and_reports_its_non_image(trained_model,
 
 
 def test_verbose_sets_the_traceback_switch(trained_model, images, monkeypatch):
-    monkeypatch.delenv("GENDERFACE_VERBOSE", raising=False)
+    # set, then removed: monkeypatch then undoes what the CLI sets, and later tests see no switch
+    monkeypatch.setenv("GENDERFACE_VERBOSE", "")
+    monkeypatch.delenv("GENDERFACE_VERBOSE")
     args = ["predict", "--model", str(trained_model), str(images["jpeg"])]
     assert runner.invoke(app, args).exit_code == 0
     assert "GENDERFACE_VERBOSE" not in os.environ

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project, readme_blocks
+from .conftest import Project, free_ports, readme_blocks
 
 pytestmark = [pytest.mark.slow]
 
@@ -86,12 +86,6 @@ class SSHServer:
     store: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_for_banner(port: int, server: subprocess.Popen) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -117,7 +111,7 @@ def ssh_server(tmp_path_factory):
     for key in (root / "host_key", user_key):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
     shutil.copy(user_key.with_suffix(".pub"), root / "authorized_keys")
-    port, user = _free_port(), getpass.getuser()
+    (port,), user = free_ports(1), getpass.getuser()
     host_key = (root / "host_key.pub").read_text().split()[:2]
     (home / ".ssh" / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(host_key)}\n")
     config = root / "sshd_config"

@@ -1,4 +1,3 @@
-import hashlib
 import tarfile
 import zipfile
 from pathlib import Path
@@ -10,17 +9,9 @@ from genderface.errors import GenderfaceError
 from genderface.params import DemoParams
 from genderface.sources import fetch
 
-from .conftest import write_faces
+from .conftest import tree_digest, write_faces
 
 DEMO = DemoParams(man=13, woman=10, size=48, seed=3)
-
-
-def _tree_digest(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def test_demo_is_deterministic_and_laid_out_like_the_archive(tmp_path):
@@ -28,8 +19,8 @@ def test_demo_is_deterministic_and_laid_out_like_the_archive(tmp_path):
     fetch("demo", DEMO, tmp_path / "b" / "raw")
     assert summary.synthetic is True
     assert summary.counts == {"man": 13, "woman": 10}
-    digest = _tree_digest(tmp_path / "a" / "raw")
-    assert digest == _tree_digest(tmp_path / "b" / "raw")
+    digest = tree_digest(tmp_path / "a" / "raw")
+    assert digest == tree_digest(tmp_path / "b" / "raw")
     assert sorted(digest)[:2] == ["faces/man/man_0.jpg", "faces/man/man_1.jpg"]
     formats = {Image.open(tmp_path / "a" / "raw" / name).format for name in digest}
     assert formats == {"JPEG", "PNG"}
@@ -39,7 +30,7 @@ def test_demo_is_deterministic_and_laid_out_like_the_archive(tmp_path):
 def test_demo_seed_changes_the_images(tmp_path):
     fetch("demo", DEMO, tmp_path / "a")
     fetch("demo", DEMO.model_copy(update={"seed": 4}), tmp_path / "b")
-    assert _tree_digest(tmp_path / "a") != _tree_digest(tmp_path / "b")
+    assert tree_digest(tmp_path / "a") != tree_digest(tmp_path / "b")
 
 
 def _zip_dir(src: Path, archive: Path, prefix: str = "") -> Path:
@@ -57,7 +48,7 @@ def test_zip_archive_with_or_without_a_top_folder(tmp_path, prefix):
     assert summary.synthetic is False
     assert summary.resolved == str(archive)
     assert summary.counts == {"man": 4, "woman": 4}
-    assert _tree_digest(tmp_path / "data" / "raw") == _tree_digest(src)
+    assert tree_digest(tmp_path / "data" / "raw") == tree_digest(src)
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["raw"]
 
 
@@ -68,8 +59,8 @@ def test_tar_gz_archive_and_directory(tmp_path):
         tf.add(src / "faces", arcname="faces")
     fetch(str(archive), DEMO, tmp_path / "from_tar")
     fetch(str(src), DEMO, tmp_path / "from_dir")
-    assert _tree_digest(tmp_path / "from_tar") == _tree_digest(src)
-    assert _tree_digest(tmp_path / "from_dir") == _tree_digest(src)
+    assert tree_digest(tmp_path / "from_tar") == tree_digest(src)
+    assert tree_digest(tmp_path / "from_dir") == tree_digest(src)
 
 
 def test_real_sample_archive(tmp_path, sample_zip):
@@ -81,7 +72,7 @@ def test_real_sample_archive(tmp_path, sample_zip):
 def test_failed_fetch_keeps_the_previous_data(tmp_path):
     dest = tmp_path / "raw"
     fetch("demo", DEMO, dest)
-    before = _tree_digest(dest)
+    before = tree_digest(dest)
     with pytest.raises(GenderfaceError):
         fetch(str(tmp_path / "missing.zip"), DEMO, dest)
-    assert _tree_digest(dest) == before
+    assert tree_digest(dest) == before

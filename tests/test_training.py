@@ -102,4 +102,3 @@ def test_a_backup_from_other_params_or_shards_is_discarded(tmp_path, tiny_params
     assert not stale.resuming
     assert [p.name for p in (tmp_path / "backup").iterdir()] == ["state.json"], "old one gone"
     assert json.loads((tmp_path / "backup" / "state.json").read_text()) == {"fingerprint": changed}
-    assert backup.root == stale.root
