@@ -107,6 +107,17 @@ def bootstrap_scores(
     }
 
 
+def point_scores(y_true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Accuracy and balanced accuracy of class predictions (NaN balanced accuracy: one class)."""
+    y_true = np.asarray(y_true, dtype=int)
+    correct = (np.asarray(pred) == y_true).astype(float)
+    ones = np.ones(len(y_true))
+    return {
+        "accuracy": float(_accuracy(ones, correct)),
+        "balanced_accuracy": float(_balanced_accuracy(ones, y_true, correct)),
+    }
+
+
 def paired_difference(
     y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, resamples: int, seed: int
 ) -> dict[str, Interval]:
