@@ -211,3 +211,26 @@ def compare(
                 console.print(line, highlight=False)
 
     run_main(run)
+
+
+@app.command()
+def plots(
+    revisions: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="None: the workspace's plots (dvc plots show). One or more revisions: dvc plots "
+            "diff, those against the workspace (several: against each other)."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder of the page.")] = Path(
+        "dvc_plots"
+    ),
+) -> None:
+    """Write the plots page with Vega inlined: it renders offline (dvc's page loads a CDN)."""
+
+    def run() -> None:
+        from genderface.plots import render
+
+        print(f"file://{render(revisions or [], out).resolve()}")
+
+    run_main(run)
