@@ -1,11 +1,13 @@
 """`genderface compare`: hand-made predictions committed at revisions of a temporary git repo."""
 
+import io
 import json
 import math
 import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +18,7 @@ from genderface import compare
 from genderface.cli import app
 from genderface.errors import GenderfaceError
 
-from .conftest import GIT_ENV
+from .conftest import GIT_ENV, Project
 
 runner = CliRunner()
 
@@ -208,3 +210,75 @@ def test_the_console_script_in_a_fresh_process(repo):
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["verdict"] == "B is better"
     assert run.stderr == ""
+
+
+# End to end: the installed console script on real `dvc repro` outputs in a temporary git repo.
+
+GENDERFACE = str(Path(sys.executable).with_name("genderface"))
+
+
+def compare_json(project: Project, *args: str) -> dict:
+    return json.loads(project.run(GENDERFACE, "compare", *args, "--format", "json"))
+
+
+@pytest.mark.slow
+def test_end_to_end_a_revision_against_itself(reproduced_project, tmp_path):
+    project = Project(tmp_path / "project", template=reproduced_project)
+    table = project.run(GENDERFACE, "compare")  # HEAD against the workspace: the same run
+    assert table.count("+0.0000 │ [+0.0000, +0.0000]") == 2
+    assert "p = 1." in table
+    images = project.json("metrics/eval/metrics.json")["test"]["images"]
+    assert table.rstrip().endswith(
+        f"No significant difference ({images} images both scored, 95% level)."
+    )
+    assert compare_json(project, "HEAD", "HEAD")["mcnemar"]["p"] == 1.0
+
+
+def _hashes(project: Project, rev: str) -> Counter:
+    text = project.run("git", "show", f"{rev}:{compare.PREDICTIONS}")
+    return Counter(pd.read_csv(io.StringIO(text), dtype=str)["sha256"])
+
+
+@pytest.mark.slow
+def test_end_to_end_two_split_seeds_compare_their_common_images(reproduced_project, tmp_path):
+    project = Project(tmp_path / "project", template=reproduced_project)
+    project.set_params(**{"split.seed": 7})
+    assert "split" in project.repro()
+    project.commit("another split seed")
+    before, after = _hashes(project, "HEAD~1"), _hashes(project, "HEAD")
+    common = sum((before & after).values())
+    assert 0 < common < min(before.total(), after.total())  # the seeds share some test images
+    result = compare_json(project, "HEAD~1", "HEAD")
+    assert result["images"] == common
+    left_out = (before.total() - common, after.total() - common)
+    assert (result["a"]["left_out"], result["b"]["left_out"]) == left_out
+    table = " ".join(project.run(GENDERFACE, "compare", "HEAD~1", "HEAD").split())
+    assert (
+        f"only the {common} images both scored are compared; {left_out[0]} of A's and "
+        f"{left_out[1]} of B's were left out"
+    ) in table
+
+
+@pytest.mark.slow
+def test_end_to_end_a_threshold_forced_to_099_is_worse_on_the_sample(sample_zip, tmp_path):
+    """The real sample at 32 px, phase 1 only (about 2 minutes): the default model against a
+    `dvc exp run` of it with every image but the surest called "man"."""
+    project = Project(tmp_path / "project")
+    project.set_params(
+        **{
+            "data.source": str(sample_zip),
+            "data.image_size": 32,
+            "train.epochs": 8,
+            "model.head_units": 256,
+            "train.fine_tune_blocks": 0,
+        }
+    )
+    project.repro()
+    project.commit("the sample, tiny model")
+    project.run("dvc", "exp", "run", "-n", "threshold-099", "-S", "train.threshold=0.99")
+    result = compare_json(project, "HEAD", "threshold-099")  # a `dvc exp` name as B
+    assert result["images"] == 589
+    assert result["metrics"]["balanced_accuracy"]["b"] == pytest.approx(0.5, abs=0.02)
+    assert result["mcnemar"]["p"] < 0.01
+    assert result["metrics"]["balanced_accuracy"]["difference"]["high"] < 0
+    assert result["verdict"] == "A is better"
