@@ -88,8 +88,9 @@ def test_interval_coverage_of_the_true_value_is_95_percent():
 def test_paired_difference_of_a_model_with_itself_is_exactly_zero():
     y, p = _simulated(np.random.default_rng(6), 120, 0.4, 1.0)
     pred = (p >= 0.5).astype(int)
-    for interval in stats.paired_difference(y, pred, pred, 300, seed=0).values():
-        assert (interval.estimate, interval.low, interval.high) == (0.0, 0.0, 0.0)
+    for difference in stats.paired_difference(y, pred, pred, 300, seed=0).values():
+        assert (difference.estimate, difference.low, difference.high) == (0.0, 0.0, 0.0)
+        assert difference.p_value == 1.0
 
 
 def test_paired_difference_is_b_minus_a_and_sees_a_clear_gain():
@@ -101,6 +102,9 @@ def test_paired_difference_is_b_minus_a_and_sees_a_clear_gain():
     gain = forward["balanced_accuracy"]
     assert gain.estimate == pytest.approx(skm.balanced_accuracy_score(y, good) - 0.5)
     assert 0 < gain.low < gain.estimate < gain.high
+    assert gain.p_value == 0.0  # no resample of 500 reaches zero: p < 2 / 500
+    slight = stats.paired_difference(y, good, np.where(np.arange(400) == 0, 1 - good, good), 500, 3)
+    assert slight["accuracy"].p_value > 0.05  # one image of 400 changed: no evidence
     for name, interval in backward.items():
         assert interval.estimate == pytest.approx(-forward[name].estimate)
         assert interval.low == pytest.approx(-forward[name].high)

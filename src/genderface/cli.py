@@ -205,7 +205,7 @@ def compare(
             table = Table(*comparison.header(result))
             for row in comparison.rows(result):
                 table.add_row(*row)
-            console = Console()
+            console = Console(width=None if sys.stdout.isatty() else 160)  # no wrap in a pipe
             console.print(table)
             for line in comparison.notes(result):
                 console.print(line, highlight=False)

@@ -105,15 +105,14 @@ def pair(a: pd.DataFrame, b: pd.DataFrame) -> Paired:
     return Paired(images, len(a) - len(merged), len(b) - len(merged))
 
 
-def favours(metric: str, difference: stats.Interval, mcnemar: stats.McNemar) -> str | None:
-    """The side ("A" or "B") a metric clearly favours, or None: accuracy by McNemar's exact p
-    (the test made for paired right/wrong outcomes), balanced accuracy by its paired-bootstrap
-    95% interval excluding zero."""
-    if metric == "accuracy":
-        clear = mcnemar.p_value < ALPHA and difference.estimate != 0
-    else:
-        clear = difference.low > 0 or difference.high < 0
-    return ("B" if difference.estimate > 0 else "A") if clear else None
+def favours(metric: str, difference: stats.Difference, mcnemar: stats.McNemar) -> str | None:
+    """The side ("A" or "B") a metric clearly favours (p < 0.05), or None: accuracy by McNemar's
+    exact p (the test made for paired right/wrong outcomes), balanced accuracy by its
+    paired-bootstrap p (no exact test exists for it)."""
+    p_value = mcnemar.p_value if metric == "accuracy" else difference.p_value
+    if p_value >= ALPHA or difference.estimate == 0:
+        return None
+    return "B" if difference.estimate > 0 else "A"
 
 
 @dataclass(frozen=True)
@@ -124,8 +123,9 @@ class Comparison:
     left_out_a: int
     left_out_b: int
     scores: dict[str, tuple[float, float]]  # metric -> (A, B) on the common images
-    differences: dict[str, stats.Interval]  # metric -> B - A with its paired-bootstrap interval
+    differences: dict[str, stats.Difference]  # metric -> B - A, paired-bootstrap interval and p
     mcnemar: stats.McNemar
+    resamples: int  # of the paired bootstrap
 
     @property
     def favoured(self) -> dict[str, str | None]:
@@ -162,6 +162,7 @@ class Comparison:
                 "only_b_right": self.mcnemar.only_b,
                 "p": self.mcnemar.p_value,
             },
+            "resamples": self.resamples,
             "verdict": self.verdict,
             "sentence": self.sentence,
         }
@@ -191,33 +192,43 @@ def compare(
         {metric: (score_a[metric], score_b[metric]) for metric in METRICS},
         stats.paired_difference(y_true, pred_a, pred_b, resamples, seed),
         stats.mcnemar(y_true, pred_a, pred_b),
+        resamples,
     )
 
 
-def _p(value: float) -> str:
-    return "p < 0.0001" if value < 1e-4 else f"p = {value:.4g}"
+def _p(value: float, floor: float = 1e-4) -> str:
+    """ "= 0.0506", or "< 0.0001" below what is worth printing (or what the bootstrap resolves)."""
+    return f"< {floor:.2g}" if value < floor else f"= {value:.4g}"
 
 
 def rows(result: Comparison) -> list[list[str]]:
-    """The table's rows: metric, A, B, B - A, its 95% interval."""
-    return [
-        [
-            METRICS[metric],
-            f"{a:.4f}",
-            f"{b:.4f}",
-            f"{result.differences[metric].estimate:+.4f}",
-            f"[{result.differences[metric].low:+.4f}, {result.differences[metric].high:+.4f}]",
-        ]
-        for metric, (a, b) in result.scores.items()
-    ]
+    """The table's rows: metric, A, B, B - A, its 95% interval, p and the test that gave it."""
+    table = []
+    for metric, (a, b) in result.scores.items():
+        difference = result.differences[metric]
+        if metric == "accuracy":
+            p_value = f"{_p(result.mcnemar.p_value)} McNemar"
+        else:
+            p_value = f"{_p(difference.p_value, 2 / result.resamples)} bootstrap"
+        table.append(
+            [
+                METRICS[metric],
+                f"{a:.4f}",
+                f"{b:.4f}",
+                f"{difference.estimate:+.4f}",
+                f"[{difference.low:+.4f}, {difference.high:+.4f}]",
+                f"p {p_value}",
+            ]
+        )
+    return table
 
 
 def header(result: Comparison) -> list[str]:
-    return ["metric", f"A ({result.rev_a})", f"B ({result.rev_b})", "B - A", "95% interval"]
+    return ["metric", f"A ({result.rev_a})", f"B ({result.rev_b})", "B - A", "95% interval", "p"]
 
 
 def notes(result: Comparison) -> list[str]:
-    """The lines under the table: left-out images, McNemar's test, the verdict."""
+    """The lines under the table: left-out images, McNemar's counts, the verdict."""
     lines = []
     if result.left_out_a or result.left_out_b:
         lines.append(
@@ -226,8 +237,8 @@ def notes(result: Comparison) -> list[str]:
         )
     test = result.mcnemar
     lines.append(
-        f"McNemar exact test: {test.only_a} images only A got right, {test.only_b} only B; "
-        f"{_p(test.p_value)}."
+        f"McNemar exact test: {test.only_a} image{'' if test.only_a == 1 else 's'} only A got "
+        f"right, {test.only_b} only B; p {_p(test.p_value)}."
     )
     lines.append(result.sentence)
     return lines
@@ -235,6 +246,6 @@ def notes(result: Comparison) -> list[str]:
 
 def markdown(result: Comparison) -> str:
     """A GitHub-flavoured table and the notes, for a pull-request comment."""
-    lines = ["| " + " | ".join(header(result)) + " |", "|---" * 5 + "|"]
+    lines = ["| " + " | ".join(header(result)) + " |", "|---" * len(header(result)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows(result)]
     return "\n".join([*lines, "", *notes(result)]) + "\n"

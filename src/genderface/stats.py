@@ -31,6 +31,17 @@ class Interval:
         return {"estimate": self.estimate, "low": self.low, "high": self.high}
 
 
+@dataclass(frozen=True)
+class Difference(Interval):
+    """B minus A with its paired-bootstrap interval and two-sided bootstrap p-value: twice the
+    share of resamples on the far side of zero (1 when B and A never differ)."""
+
+    p_value: float
+
+    def as_dict(self) -> dict[str, float]:
+        return super().as_dict() | {"p": self.p_value}
+
+
 def _resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
     """How often each of n images is drawn in each resample: (resamples, n) integer counts.
 
@@ -120,12 +131,13 @@ def point_scores(y_true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 def paired_difference(
     y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, resamples: int, seed: int
-) -> dict[str, Interval]:
-    """B minus A in accuracy and balanced accuracy, with a paired-bootstrap 95% interval.
+) -> dict[str, Difference]:
+    """B minus A in accuracy and balanced accuracy, with a paired-bootstrap 95% interval and p.
 
     Both models are scored on the same resampled images each time, so what the images have in
     common (easy or hard ones) cancels out and the interval is far narrower than two separate
-    intervals suggest.
+    intervals suggest. p < 0.05 exactly when zero lies outside the interval; its resolution is
+    2 / resamples.
     """
     y_true = np.asarray(y_true, dtype=int)
     correct_a = (np.asarray(pred_a) == y_true).astype(float)
@@ -138,7 +150,13 @@ def paired_difference(
         ("balanced_accuracy", lambda w, c: _balanced_accuracy(w, y_true, c)),
     ):
         estimate = score(ones, correct_b) - score(ones, correct_a)
-        result[name] = _interval(estimate, score(counts, correct_b) - score(counts, correct_a))
+        samples = score(counts, correct_b) - score(counts, correct_a)
+        interval = _interval(estimate, samples)
+        kept = samples[~np.isnan(samples)]
+        tail = min(np.mean(kept <= 0), np.mean(kept >= 0)) if kept.size else 0.5
+        result[name] = Difference(
+            interval.estimate, interval.low, interval.high, min(1.0, 2 * tail)
+        )
     return result
 
 
