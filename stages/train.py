@@ -15,7 +15,8 @@ from genderface.devices import resolve_devices
 from genderface.errors import run_main
 from genderface.model import save_classifier
 from genderface.params import load_params
-from genderface.training import Backup, TrainingData, fingerprint, train
+from genderface.resume import Backup, fingerprint
+from genderface.training import TrainingData, train
 
 
 def main() -> None:

@@ -16,17 +16,13 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 import pandas as pd
 
 from genderface.errors import GenderfaceError
-from genderface.fsutil import read_csv, write_csv
 from genderface.layout import SPLITS
+from genderface.manifests import MANIFEST_COLUMNS, FileCheck
 from genderface.params import SplitParams
-from genderface.validate import FileCheck
-
-MANIFEST_COLUMNS = ["path", "label", "sha256", "split"]
 
 
 @dataclass(frozen=True)
@@ -96,11 +92,3 @@ def split(records: list[Record], params: SplitParams) -> pd.DataFrame:
             )
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     return manifest.sort_values("path", ignore_index=True)
-
-
-def write_manifest(manifest: pd.DataFrame, path: Path) -> None:
-    write_csv(path, manifest)
-
-
-def read_manifest(path: Path) -> pd.DataFrame:
-    return read_csv(path, "split")
