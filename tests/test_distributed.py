@@ -115,7 +115,7 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
 
 
 def test_multi_worker_training_with_two_local_workers(tmp_path):
-    """Two `python stages/train.py` processes on 127.0.0.1 ports, as the README shows for a
+    """Two `python stages/train.py` processes on 127.0.0.1 ports, as docs/training.md shows for a
     cluster: both train in lockstep, only the chief (worker 0) writes the model and curves."""
     params = tiny_params_dict(**{"train.epochs": 2, "train.fine_tune_epochs": 1})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
