@@ -7,7 +7,7 @@ the order is cut where the file counts reach the configured proportions. Hence:
 
 - the same input and seed give a byte-identical manifest, and renaming a file moves nothing;
 - adding or removing pictures moves only them, plus the few old pictures that sit next to a cut
-  (as many as the newcomers fall off proportion on each side of it; see README);
+  (as many as the newcomers fall off proportion on each side of it; see docs/data.md);
 - per class, each split's file count is within 1 of the exact proportion when no group of
   copies straddles a cut (a straddling group of k copies can add up to k/2 to that).
 """
