@@ -46,8 +46,9 @@ def main() -> None:
     sample = sample_path(args)
     with fresh_clone() as clone:
         sys.path.insert(0, str(clone / "src"))  # the clone's package, as project_env gives dvc
+        from genderface.input_pipeline import TrainingData
         from genderface.params import parse_params
-        from genderface.training import TrainingData, train
+        from genderface.training import train
 
         raw = yaml.safe_load((clone / "params.yaml").read_text())
         raw["data"].update(source=str(sample), image_size=args.size)
