@@ -56,8 +56,14 @@ class RandomAugment(keras.layers.Layer):
         if not training:
             return images
         shape = ops.shape(images)
-        batch = shape[0]
-        height, width = ops.cast(shape[1], "float32"), ops.cast(shape[2], "float32")
+        return augment_batch(images, *self.draw(shape[0], shape[1], shape[2]))
+
+    def draw(
+        self, batch: int, height: int, width: int
+    ) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+        """The next random (transforms, contrast factors) for a batch of height x width images:
+        what call applies, drawn separately so benchmarks/augment.py can feed other samplers."""
+        height, width = ops.cast(height, "float32"), ops.cast(width, "float32")
         flip = (
             ops.where(keras.random.uniform((batch,), seed=self.seed_generator) < 0.5, -1.0, 1.0)
             if self.flip
@@ -76,7 +82,7 @@ class RandomAugment(keras.layers.Layer):
         m10 = scale * flip * sin
         m11 = scale * (sin * shear_x + cos * shear_y)
         cx, cy = (width - 1) / 2, (height - 1) / 2
-        transform = ops.stack(
+        transforms = ops.stack(
             [
                 m00,
                 m01,
@@ -89,8 +95,7 @@ class RandomAugment(keras.layers.Layer):
             ],
             axis=1,
         )
-        contrast = 1.0 + self._uniform(batch, self.contrast)
-        return augment_batch(images, transform, contrast)
+        return transforms, 1.0 + self._uniform(batch, self.contrast)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
