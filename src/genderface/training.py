@@ -2,8 +2,8 @@
 
 Phase 1 trains only the head. Without augmentation its input never changes, so the frozen base's
 features are computed once per split (the bottleneck cache) and the head trains on them, which
-makes a phase-1 epoch far cheaper than a pass through VGG16 (benchmarks/bottleneck.py). Phase 2
-unfreezes `train.fine_tune_blocks` conv blocks at a lower learning rate, with augmentation.
+makes a phase-1 epoch far cheaper than a pass through VGG16 (benchmarks/bottleneck_cache.py).
+Phase 2 unfreezes `train.fine_tune_blocks` conv blocks at a lower learning rate, with augmentation.
 Each phase stops early on validation loss and keeps its best weights; the resume state
 (resume.py) lets a killed run continue from its last completed epoch.
 """

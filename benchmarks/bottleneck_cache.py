@@ -1,6 +1,7 @@
 """Phase-1 epoch time with the bottleneck cache against recomputing the frozen VGG16 every epoch.
 
-    python benchmarks/bottleneck.py [--sample ../shared/data/genderface-sample.zip] [--size 150]
+    python benchmarks/bottleneck_cache.py [--sample ../shared/data/genderface-sample.zip]
+                                          [--size 150]
 
 On a fresh clone of this repository, `dvc repro preprocess` turns the real 3,000-image sample
 into shards at --size pixels; then the project's own `training.train` runs phase 1 twice with the
