@@ -16,13 +16,14 @@ augment.RandomAugment with params.yaml's train.augment and train.seed):
 Each variant is timed over --passes passes of the --batches batches, in turn, --rounds times
 (interleaving spreads any other load on the machine over all of them); each figure is the best of
 its rounds, after one untimed pass that compiles. A variant that cannot run says why. Prints
-img/s, (a)/(b) against the fastest keras.ops variant, and (a)/(c). Run it from the venv
-(`make setup`).
+img/s, (a)/(b) against the fastest keras.ops variant (also the median of each round's own
+ratio, steadier on a loaded machine), and (a)/(c). Run it from the venv (`make setup`).
 """
 
 import argparse
 import os
 import re
+import statistics
 import time
 from collections.abc import Callable
 
@@ -148,8 +149,10 @@ def main() -> None:
             each = " ".join(f"{r[name]:.0f}" for r in rounds)
             print(f"{label:<60}{best[name]:8.0f}  {each}")
         fastest = max((n for n in names if n.startswith("b")), key=best.__getitem__)
+        paired = statistics.median(r["a"] / r[fastest] for r in rounds)
         print(
-            f"(a)/({fastest}) = {best['a'] / best[fastest]:.2f} (fastest keras.ops variant)   "
+            f"(a)/({fastest}) = {best['a'] / best[fastest]:.2f} (fastest keras.ops variant; "
+            f"median of the rounds' own ratios {paired:.2f})   "
             f"(a)/(c) = {best['a'] / best['c']:.2f}"
         )
 
