@@ -2,9 +2,9 @@
 
 from genderface import layout
 from genderface.errors import run_main
+from genderface.manifests import read_manifest
 from genderface.params import load_params
 from genderface.preprocess import write_shards
-from genderface.split import read_manifest
 
 
 def main() -> None:

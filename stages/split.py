@@ -2,9 +2,9 @@
 
 from genderface import layout
 from genderface.errors import run_main
+from genderface.manifests import read_checks, write_manifest
 from genderface.params import load_params
-from genderface.split import split, usable_records, write_manifest
-from genderface.validate import read_checks
+from genderface.split import split, usable_records
 
 
 def main() -> None:

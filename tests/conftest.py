@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from markdown_it import MarkdownIt
 from PIL import Image
 
+from genderface.input_pipeline import TrainingData
 from genderface.params import Params, parse_params
-from genderface.training import TrainingData
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO.parent / "shared" / "data" / "genderface-sample.zip"
@@ -75,7 +76,7 @@ class Project:
         return result.stdout + result.stderr
 
     def shell(self, command: str) -> str:
-        """Run one command line as a user types it (README commands), in the project's venv."""
+        """Run one command line as a user types it (documented commands), in the project's venv."""
         return self.run("bash", "-euo", "pipefail", "-c", command)
 
     def commit(self, message: str) -> None:
@@ -93,22 +94,34 @@ class Project:
         return json.loads((self.root / path).read_text())
 
 
-def readme_blocks(heading: str) -> list[list[str]]:
-    """The ```sh blocks of one README section, each a list of commands as a user would type them.
+MARKDOWN = MarkdownIt("commonmark").enable("table")
 
-    Comments are dropped and backslash continuations joined, so tests can run the README's
-    commands literally (after swapping example hosts and paths for the test's own).
+
+def doc_blocks(doc: str | Path, heading: str) -> list[list[str]]:
+    """The ```sh blocks of one section of README.md or docs/<name>.md (`doc`, relative to the
+    repository), each a list of commands as a user would type them.
+
+    The section is the one heading titled `heading` (it must be unique) down to the next heading
+    of the same or a higher level, subsections included. Comments are dropped and backslash
+    continuations joined, so tests can run the documented commands literally (after swapping
+    example hosts and paths for the test's own).
     """
-    text = (REPO / "README.md").read_text()
-    level = heading.split(" ")[0]
-    start = text.index(f"\n{heading}\n")
-    end = text.find(f"\n{level} ", start + 1)
-    section = text[start : end if end != -1 else len(text)]
+    tokens = MARKDOWN.parse((REPO / doc).read_text())
+    starts = [
+        i
+        for i, token in enumerate(tokens)
+        if token.type == "heading_open" and tokens[i + 1].content == heading
+    ]
+    assert len(starts) == 1, f"{doc}: {len(starts)} headings titled {heading!r}, expected one"
+    level = tokens[starts[0]].tag
     blocks = []
-    for body in re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL):
-        joined = re.sub(r"\\\n\s*", "", body)
-        commands = [re.sub(r"\s+#\s.*$", "", line).strip() for line in joined.splitlines()]
-        blocks.append([c for c in commands if c and not c.startswith("#")])
+    for token in tokens[starts[0] + 1 :]:
+        if token.type == "heading_open" and token.tag <= level:
+            break
+        if token.type == "fence" and token.info == "sh":
+            joined = re.sub(r"\\\n\s*", "", token.content)
+            commands = [re.sub(r"\s+#\s.*$", "", line).strip() for line in joined.splitlines()]
+            blocks.append([c for c in commands if c and not c.startswith("#")])
     return blocks
 
 

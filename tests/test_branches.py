@@ -1,4 +1,4 @@
-"""Comparing branches as the README shows: change a param on a branch, diff against main."""
+"""Comparing branches as docs/experiments.md shows: change a param on a branch, diff with main."""
 
 import json
 import re
@@ -6,19 +6,21 @@ import re
 import pytest
 import yaml
 
-from .conftest import REPO, Project, readme_blocks
+from .conftest import REPO, Project, doc_blocks
 
 pytestmark = [pytest.mark.slow]
 
+DOC = "docs/experiments.md"
+SECTION = "Comparing branches"
 WORKFLOW = REPO / ".github" / "workflows" / "metrics-diff.yml"
 
 
 @pytest.fixture(scope="module")
 def branched(reproduced_project, tmp_path_factory) -> tuple[Project, dict[str, str]]:
-    """The tiny project on `main`, then every README command of the section, in order."""
+    """The tiny project on `main`, then every documented command of the section, in order."""
     project = Project(tmp_path_factory.mktemp("branched"), template=reproduced_project)
     project.run("git", "branch", "-M", "main")
-    (commands,) = readme_blocks("## Comparing branches")
+    (commands,) = doc_blocks(DOC, SECTION)
     return project, {command: project.shell(command) for command in commands}
 
 

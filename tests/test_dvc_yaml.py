@@ -75,3 +75,11 @@ def test_every_parameter_is_listed_by_a_stage():
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     listed = {key for spec in DVC_YAML["stages"].values() for key in spec.get("params", [])}
     assert listed == _leaves(params)
+
+
+def test_train_depends_on_no_evaluation_or_reporting_code():
+    """Editing how results are scored or shown must not retrain the model."""
+    deps = set(DVC_YAML["stages"]["train"]["deps"])
+    evaluate_only = {"evaluation", "metrics", "reporting", "model_card", "predict", "cli"}
+    assert not {f"src/genderface/{m}.py" for m in evaluate_only} & deps
+    assert "src/genderface/templates/model_card.md.j2" in DVC_YAML["stages"]["evaluate"]["deps"]

@@ -1,4 +1,5 @@
-"""The README's experiment sweep, run literally on the tiny project: queue, compare, promote."""
+"""The experiment sweep of docs/experiments.md, run literally on the tiny project: queue,
+compare, promote."""
 
 import json
 import time
@@ -6,11 +7,12 @@ import time
 import pytest
 import yaml
 
-from .conftest import Project, readme_blocks
+from .conftest import Project, doc_blocks
 
 pytestmark = [pytest.mark.slow]
 
-SECTION = "## Experiments"
+DOC = "docs/experiments.md"
+SECTION = "Experiments"
 EVAL = "metrics/eval/metrics.json"
 
 
@@ -44,7 +46,7 @@ def _experiments(project: Project) -> dict[str, dict]:
 
 def test_queued_sweep_runs_both_and_the_best_becomes_a_branch(reproduced_project, tmp_path):
     project = Project(tmp_path / "project", template=reproduced_project)
-    (sweep_queue, queue_start, queue_status, show), promote = readme_blocks(SECTION)
+    (sweep_queue, queue_start, queue_status, show), promote = doc_blocks(DOC, SECTION)
 
     out = project.shell(sweep_queue)
     assert out.count("Queued experiment") == 2
@@ -63,7 +65,7 @@ def test_queued_sweep_runs_both_and_the_best_becomes_a_branch(reproduced_project
     best = max(experiments, key=lambda name: experiments[name]["balanced_accuracy"])
     table = project.shell(show)
     assert all(name in table for name in experiments)
-    # the README sorts best-first: the best experiment's row comes before the other's
+    # the docs sort best-first: the best experiment's row comes before the other's
     other = next(name for name in experiments if name != best)
     ties = experiments[best]["balanced_accuracy"] == experiments[other]["balanced_accuracy"]
     assert ties or table.index(best) < table.index(other)
@@ -78,7 +80,7 @@ def test_queued_sweep_runs_both_and_the_best_becomes_a_branch(reproduced_project
     assert "Data and pipelines are up to date." in project.run("dvc", "status")
     assert project.run("git", "status", "--porcelain") == ""
 
-    # the README's alternative: the best experiment's results into the base branch's workspace
+    # the documented alternative: the best experiment's results into the base branch's workspace
     project.run("git", "checkout", "-q", "-")
     assert yaml.safe_load((project.root / "params.yaml").read_text()) != params
     project.run("dvc", "exp", "apply", best)

@@ -78,33 +78,6 @@ def test_repro_on_the_real_sample_writes_every_output(sample_project):
     assert set(history["eval"]) == {"loss", "accuracy", "auc"}
 
 
-def test_second_repro_is_up_to_date(sample_project):
-    out = sample_project.run("dvc", "repro")
-    assert "Data and pipelines are up to date." in out
-    assert "Running stage" not in out
-
-
-def test_changing_an_evaluate_param_reruns_only_evaluate(sample_project):
-    sample_project.set_params(
-        **{"data.source": str(SAMPLE_ZIP), "train.batch_size": 64, "evaluate.batch_size": 17}
-    )
-    assert sample_project.repro() == ["evaluate"]
-
-
-def test_changing_the_split_seed_reruns_split_and_everything_after(sample_project):
-    before = (sample_project.root / "data/split/manifest.csv").read_bytes()
-    sample_project.set_params(
-        **{
-            "data.source": str(SAMPLE_ZIP),
-            "train.batch_size": 64,
-            "evaluate.batch_size": 17,
-            "split.seed": 7,
-        }
-    )
-    assert sample_project.repro() == ["split", "preprocess", "train", "evaluate"]
-    assert (sample_project.root / "data/split/manifest.csv").read_bytes() != before
-
-
 def test_default_demo_pipeline_reproduces_the_committed_metrics(tmp_path):
     """What `make run` does on a fresh clone: the committed params, offline, then metrics/plots.
 

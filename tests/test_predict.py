@@ -15,8 +15,9 @@ from genderface import faces
 from genderface.cli import app
 from genderface.errors import GenderfaceError
 from genderface.images import load_rgb
+from genderface.inference import Failure
 from genderface.model import load_classifier
-from genderface.predict import Failure, Prediction, expand_inputs, predict_paths
+from genderface.predict import Prediction, expand_inputs, predict_paths
 
 from .conftest import image_bytes
 
@@ -47,8 +48,12 @@ def test_predict_paths_keeps_order_and_reports_failures(trained_model, images):
         assert isinstance(result, Prediction)
         pixels = load_rgb(path, classifier.image_size)[None].astype("float32")
         woman = float(classifier.model.predict(pixels, verbose=0)[0, 0])
-        expected = ("woman", woman) if woman >= classifier.threshold else ("man", 1 - woman)
-        assert (result.label, result.probability) == (expected[0], pytest.approx(expected[1]))
+        expected = "woman" if woman >= classifier.threshold else "man"
+        assert (result.label, result.positive) == (expected, "woman")
+        assert (result.probability, result.threshold) == (
+            pytest.approx(woman),
+            classifier.threshold,
+        )
 
 
 def test_threshold_decides_the_label(trained_model, images):
@@ -64,12 +69,13 @@ def test_cli_table_has_a_header_and_aligned_rows(trained_model, images):
     )
     assert result.exit_code == 0, result.output
     header, *rows = result.stdout.splitlines()
-    assert header.split() == ["path", "label", "probability"]
+    assert header.split() == ["path", "label", "p_woman", "threshold"]
     assert len(rows) == 2
-    path, label, probability = rows[0].split()
+    path, label, probability, threshold = rows[0].split()
     assert path == str(images["jpeg"])
-    assert label in {"man", "woman"}
-    assert 0.0 <= float(probability) <= 1.0  # can dip below 0.5: threshold != 0.5
+    assert float(threshold) == pytest.approx(load_classifier(trained_model).threshold, abs=1e-4)
+    # the label follows from the two numbers beside it, whatever the threshold
+    assert label == ("woman" if float(probability) >= float(threshold) else "man")
     assert header.index("label") == rows[0].index(label)
 
 
@@ -79,12 +85,13 @@ def test_cli_json_lines_and_csv_carry_the_same_predictions(trained_model, images
     as_csv = runner.invoke(app, [*args, str(images["jpeg"]), "--format", "csv"])
     assert as_json.exit_code == as_csv.exit_code == 0, as_json.output + as_csv.output
     records = [json.loads(line) for line in as_json.stdout.splitlines()]
-    assert [set(r) for r in records] == [{"path", "label", "probability"}] * 2
+    assert [list(r) for r in records] == [["path", "label", "p_woman", "threshold"]] * 2
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [r["path"] for r in rows] == [r["path"] for r in records]
     assert [r["label"] for r in rows] == [r["label"] for r in records]
     for row, record in zip(rows, records, strict=True):
-        assert float(row["probability"]) == pytest.approx(record["probability"], abs=1e-4)
+        assert float(row["p_woman"]) == record["p_woman"]  # full precision in both
+        assert float(row["threshold"]) == record["threshold"]
 
 
 @pytest.mark.parametrize(
@@ -152,6 +159,7 @@ def test_cli_on_real_images_from_the_sample(trained_model, sample_zip, tmp_path)
     rows = list(csv.reader(io.StringIO(result.stdout)))[1:]
     assert [row[0] for row in rows] == [str(p) for p in paths]
     assert all(row[1] in {"man", "woman"} and 0 <= float(row[2]) <= 1 for row in rows)
+    assert all(row[1] == ("woman" if float(row[2]) >= float(row[3]) else "man") for row in rows)
 
 
 def test_folders_are_searched_recursively_and_sorted_and_globs_expanded(tmp_path):
@@ -185,7 +193,7 @@ def test_cli_labels_a_folder_in_batches_and_reports_its_non_image(trained_model,
     one_by_one = [next(predict_paths(classifier, [Path(r["path"])])) for r in records]
     for record, single in zip(records, one_by_one, strict=True):
         assert record["label"] == single.label
-        assert record["probability"] == pytest.approx(single.probability, abs=1e-5)
+        assert record["p_woman"] == pytest.approx(single.probability, abs=1e-5)
 
 
 def test_verbose_sets_the_traceback_switch(trained_model, images, monkeypatch):
@@ -287,10 +295,10 @@ def test_crop_face_classifies_the_face_crop_and_says_when_there_is_none(trained_
     left, top, right, bottom = faces.crop_box((x, y, w, h), 420, 300)
     crop = draw_face().crop((left, top, right, bottom)).resize((size, size), Image.BILINEAR)
     score = float(classifier.model.predict(np.asarray(crop, np.float32)[None], verbose=0)[0, 0])
-    expected = score if found["label"] == "woman" else 1 - score
     assert (found["label"] == "woman") == (score >= classifier.threshold)
-    assert found["probability"] == pytest.approx(expected, abs=1e-5)
+    assert found["p_woman"] == pytest.approx(score, abs=1e-5)
     whole = next(predict_paths(classifier, [plain]))
-    assert (none["label"], none["probability"]) == (whole.label, pytest.approx(whole.probability))
+    assert (none["label"], none["p_woman"]) == (whole.label, pytest.approx(whole.probability))
     table = runner.invoke(app, [*args[:-3], "--crop-face", str(face)])
-    assert table.stdout.splitlines()[0].split() == ["path", "label", "probability", "face"]
+    header = ["path", "label", "p_woman", "threshold", "face"]
+    assert table.stdout.splitlines()[0].split() == header

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from genderface.images import load_rgb
-from genderface.input_pipeline import ShardInfo, batched, load_split
+from genderface.input_pipeline import batched, load_split
 from genderface.preprocess import write_shards
+from genderface.shards import ShardInfo
 
 from .conftest import write_faces
 
@@ -114,7 +115,7 @@ def test_shard_bytes_are_the_same_in_every_process(tmp_path, manifest_and_raw):
     manifest.to_csv(tmp_path / "manifest.csv", index=False)
     script = (
         "import sys; from pathlib import Path; from genderface.preprocess import write_shards; "
-        "from genderface.split import read_manifest; "
+        "from genderface.manifests import read_manifest; "
         "write_shards(read_manifest(Path(sys.argv[1])), Path(sys.argv[2]), "
         "Path(sys.argv[3]), 32, 4)"
     )

@@ -1,4 +1,4 @@
-"""DVC remotes as the README sets them up: push, lose the cache and outputs, pull, same bytes.
+"""DVC remotes as docs/remotes.md sets them up: push, lose the cache and outputs, pull, same bytes.
 
 The SSH remote is a real OpenSSH server on 127.0.0.1 with its own config, host key and user key
 in a temporary folder (Debian's openssh-server; .ci/run installs it).
@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project, free_ports, readme_blocks
-
-pytestmark = [pytest.mark.slow]
+from .conftest import Project, doc_blocks, free_ports
 
 SSHD = Path("/usr/sbin/sshd")
-SECTION = "## Sharing data and models (DVC remotes)"
+DOC = "docs/remotes.md"
+SECTION = "Sharing data and models (DVC remotes)"
 # Everything DVC caches (metrics are `cache: false`, they travel in git).
 CACHED_OUTPUTS = (
     "data/raw",
@@ -32,9 +31,9 @@ CACHED_OUTPUTS = (
 )
 
 
-def _readme_add_remote(scheme: str) -> str:
-    """The README's add-remote line for one kind of remote."""
-    adds = readme_blocks(SECTION)[0]
+def _documented_add_remote(scheme: str) -> str:
+    """The documented add-remote line for one kind of remote."""
+    adds = doc_blocks(DOC, SECTION)[0]
     matching = [c for c in adds if c.split()[2].startswith(scheme)]
     assert len(matching) == 1, (scheme, adds)
     return matching[0]
@@ -53,8 +52,8 @@ def _outputs_digest(root: Path) -> dict[str, str]:
 
 
 def _round_trip(project: Project) -> None:
-    """README: push; then lose the cache and every output; pull; every byte must come back."""
-    _, push, pull = readme_blocks(SECTION)
+    """As documented: push; lose the cache and every output; pull; every byte must come back."""
+    _, push, pull = doc_blocks(DOC, SECTION)
     before = _outputs_digest(project.root)
     assert len(before) > 40
     for command in push:
@@ -133,10 +132,11 @@ def ssh_server(tmp_path_factory):
         server.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_ssh_remote_round_trip_is_byte_identical(reproduced_project, ssh_server, tmp_path):
     project = Project(tmp_path / "project", template=reproduced_project)
     project.env["HOME"] = str(ssh_server.home)
-    add = _readme_add_remote("ssh://")
+    add = _documented_add_remote("ssh://")
     add = add.replace("dvc@build.example.com", f"{ssh_server.user}@127.0.0.1")
     add = add.replace("/srv/genderface-dvc", str(ssh_server.store))
     project.shell(add.replace("port=2222", f"port={ssh_server.port}"))
@@ -146,26 +146,28 @@ def test_ssh_remote_round_trip_is_byte_identical(reproduced_project, ssh_server,
     assert len(stored) > 40
 
 
+@pytest.mark.slow
 def test_local_folder_remote_round_trip_is_byte_identical(reproduced_project, tmp_path):
     project = Project(tmp_path / "project", template=reproduced_project)
     store = tmp_path / "team" / "genderface-dvc"
-    project.shell(_readme_add_remote("/").replace("/mnt/team/genderface-dvc", str(store)))
+    project.shell(_documented_add_remote("/").replace("/mnt/team/genderface-dvc", str(store)))
     assert str(store) in (project.root / ".dvc" / "config").read_text()
     _round_trip(project)
     assert len([p for p in (store / "files" / "md5").rglob("*") if p.is_file()]) > 40
 
 
+@pytest.mark.slow
 def test_cloud_remotes_keep_credentials_out_of_git(reproduced_project, tmp_path):
     """s3:// is installed (dvc-s3) and configured offline; gs:// and azure:// name their plugin."""
     project = Project(tmp_path / "project", template=reproduced_project)
-    project.shell(_readme_add_remote("s3://"))
+    project.shell(_documented_add_remote("s3://"))
     project.shell("scripts/add-remote.sh storage s3://my-bucket/genderface profile=ci")
     _assert_no_secrets_committed(project, "profile = ci")
     assert "url = s3://my-bucket/genderface" in (project.root / ".dvc/config").read_text()
     assert project.run("dvc", "remote", "default").strip() == "storage"
     for scheme, package in (("gs://", "dvc-gs==3.1.0"), ("azure://", "dvc-azure==3.1.1")):
         result = subprocess.run(
-            ["bash", "-c", _readme_add_remote(scheme)],
+            ["bash", "-c", _documented_add_remote(scheme)],
             cwd=project.root,
             env=project.env,
             capture_output=True,
@@ -179,6 +181,7 @@ def test_cloud_remotes_keep_credentials_out_of_git(reproduced_project, tmp_path)
     assert "url = s3://my-bucket/genderface" in (project.root / ".dvc/config").read_text()
 
 
+@pytest.mark.slow
 def test_local_flag_keeps_a_personal_remote_out_of_git(reproduced_project, tmp_path):
     project = Project(tmp_path / "project", template=reproduced_project)
     project.shell(f"scripts/add-remote.sh --local mine {tmp_path / 'mine'}")
@@ -187,8 +190,8 @@ def test_local_flag_keeps_a_personal_remote_out_of_git(reproduced_project, tmp_p
     assert project.run("git", "status", "--porcelain") == ""
 
 
-def test_readme_remote_section_is_what_these_tests_run():
-    adds, push, pull = readme_blocks(SECTION)
+def test_documented_remote_section_is_what_these_tests_run():
+    adds, push, pull = doc_blocks(DOC, SECTION)
     assert [c.split()[2].split("://")[0] for c in adds] == [
         "/mnt/team/genderface-dvc",
         "ssh",

@@ -5,16 +5,10 @@ import pandas as pd
 import pytest
 
 from genderface.errors import GenderfaceError
+from genderface.manifests import read_manifest, write_manifest
 from genderface.params import DemoParams, SplitParams
 from genderface.sources import fetch
-from genderface.split import (
-    Record,
-    order_key,
-    read_manifest,
-    split,
-    usable_records,
-    write_manifest,
-)
+from genderface.split import Record, order_key, split, usable_records
 from genderface.validate import check_files
 
 PARAMS = SplitParams(seed=42, train=0.7, test=0.2, validation=0.1)

@@ -58,17 +58,18 @@ def test_training_logs_per_epoch_curves_with_dvclive(tmp_path, tiny_params):
     ), "cosine within each phase, from each phase's own rate"
 
 
+@pytest.mark.slow
 def test_same_params_and_data_give_identical_test_metrics(tmp_path, tiny_params):
     """Seeds from params plus op determinism: two trainings score the test split identically."""
-    from genderface.evaluation import evaluate
-    from genderface.input_pipeline import batched, load_split
+    from genderface.evaluation import evaluate_test
     from genderface.training import train
 
     data = demo_training_data(tmp_path, tiny_params)
-    test = batched(load_split(tmp_path / "shards", "test", data.info), 16)
     bins = tiny_params.evaluate.calibration_bins
+    shards = tmp_path / "shards"
     runs = [
-        evaluate(train(tiny_params, data, callbacks=[]), test, data.info, bins) for _ in range(2)
+        evaluate_test(train(tiny_params, data, callbacks=[]), shards, data.info, 16, bins)
+        for _ in range(2)
     ]
     assert runs[0].scores == runs[1].scores
     assert runs[0].threshold == runs[1].threshold
@@ -76,7 +77,7 @@ def test_same_params_and_data_give_identical_test_metrics(tmp_path, tiny_params)
 
 
 def test_a_backup_from_other_params_or_shards_is_discarded(tmp_path, tiny_params):
-    from genderface.training import Backup, fingerprint
+    from genderface.resume import Backup, fingerprint
 
     shards = tmp_path / "shards"
     shards.mkdir()

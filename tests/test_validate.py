@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from genderface.errors import GenderfaceError
-from genderface.validate import CONFLICT, check_files, read_checks, summarize, validate
+from genderface.manifests import read_checks
+from genderface.validate import CONFLICT, check_files, summarize, validate
 
 from .conftest import image_bytes, png_bytes, write_faces
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 from tqdm import tqdm
 
 from genderface.errors import run_main
@@ -61,20 +63,27 @@ def _main(
         os.environ["GENDERFACE_VERBOSE"] = "1"
 
 
-def _columns(crop_face: bool) -> list[str]:
-    return ["path", "label", "probability", *(["face"] if crop_face else [])]
+def _record(result: "Prediction", crop_face: bool) -> dict[str, str | float]:
+    """One output row: the label, the probability of the positive class under its own name, and
+    the threshold between them, so no number seems to contradict the label."""
+    record: dict[str, str | float] = {
+        "path": result.path,
+        "label": result.label,
+        f"p_{result.positive}": result.probability,
+        "threshold": result.threshold,
+    }
+    if crop_face:
+        record["face"] = result.face or ""
+    return record
 
 
-def _row(result: "Prediction", crop_face: bool) -> list[str]:
-    row = [result.path, result.label, f"{result.probability:.4f}"]
-    return [*row, result.face] if crop_face else row
-
-
-def _print_table(rows: list[list[str]], columns: list[str]) -> None:
-    widths = [max(map(len, column)) for column in zip(columns, *rows, strict=True)]
-    for row in [columns, *rows]:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        print("  ".join(cells).rstrip())
+def _print_table(records: list[dict[str, str | float]]) -> None:
+    table = Table(box=None, show_edge=False, pad_edge=False)
+    for name in records[0]:
+        table.add_column(name, justify="right" if name.startswith("p_") else "left")
+    for record in records:
+        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else v for v in record.values()))
+    Console(width=1000, soft_wrap=True).print(table)
 
 
 @app.command()
@@ -110,7 +119,8 @@ def predict(
         typer.Option(help=f"Progress bar on stderr for {PROGRESS_MIN_FILES}+ files on a terminal."),
     ] = True,
 ) -> None:
-    """Label each image: path, label, probability of that label.
+    """Label each image: path, label, the model's probability of its positive class (p_woman),
+    and the threshold at or above which that probability means the positive class.
 
     An unreadable file is one `error:` line on stderr; the rest are labelled; the exit code is 1.
     """
@@ -118,8 +128,9 @@ def predict(
     def run() -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         with _native_stderr_silenced():
+            from genderface.inference import Failure, whole_image
             from genderface.model import load_classifier
-            from genderface.predict import Failure, expand_inputs, predict_paths, whole_image
+            from genderface.predict import expand_inputs, predict_paths
 
         loader = whole_image
         if crop_face:
@@ -128,33 +139,29 @@ def predict(
             loader = load_face
         classifier = load_classifier(model)
         files = expand_inputs(paths)
-        columns = _columns(crop_face)
         writer = csv.writer(sys.stdout, lineterminator="\n")
         if output is Format.csv:
-            writer.writerow(columns)
-        rows, failed = [], 0
-        bar = tqdm(
-            total=len(files),
-            unit="img",
-            file=sys.stderr,
-            disable=None if progress and len(files) >= PROGRESS_MIN_FILES else True,
-        )
-        for result in predict_paths(classifier, files, threshold, batch_size, loader):
-            bar.update()
-            if isinstance(result, Failure):
-                failed += 1
-                bar.write(f"error: {result.reason}", file=sys.stderr)
-            elif output is Format.json:
-                record = {name: getattr(result, name) for name in columns}
-                print(json.dumps(record), flush=True)
-            elif output is Format.csv:
-                writer.writerow(_row(result, crop_face))
-                sys.stdout.flush()
-            else:
-                rows.append(_row(result, crop_face))
-        bar.close()
-        if output is Format.table and rows:
-            _print_table(rows, columns)
+            face = ["face"] if crop_face else []
+            writer.writerow(["path", "label", f"p_{classifier.classes[1]}", "threshold", *face])
+        records, failed = [], 0
+        show = progress and len(files) >= PROGRESS_MIN_FILES
+        results = predict_paths(classifier, files, threshold, batch_size, loader)
+        with tqdm(results, total=len(files), unit="img", disable=None if show else True) as bar:
+            for result in bar:
+                if isinstance(result, Failure):
+                    failed += 1
+                    bar.write(f"error: {result.reason}", file=sys.stderr)
+                    continue
+                record = _record(result, crop_face)
+                if output is Format.json:
+                    print(json.dumps(record), flush=True)
+                elif output is Format.csv:
+                    writer.writerow(record.values())
+                    sys.stdout.flush()
+                else:
+                    records.append(record)
+        if records:
+            _print_table(records)
         if failed:
             raise SystemExit(1)
 

@@ -19,10 +19,10 @@ import pandas as pd
 
 from genderface import stats
 from genderface.errors import GenderfaceError
-from genderface.layout import EVAL_METRICS_DIR
+from genderface.layout import PREDICTION_COLUMNS as COLUMNS
+from genderface.layout import predictions_file
 
-PREDICTIONS = EVAL_METRICS_DIR / "predictions" / "test.csv"
-COLUMNS = ["sha256", "file", "label", "probability", "predicted"]
+PREDICTIONS = predictions_file("test")
 WORKSPACE = "workspace"  # as `dvc metrics diff` names the files on disk
 ALPHA = 1 - stats.LEVEL
 METRICS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy"}

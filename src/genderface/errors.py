@@ -31,11 +31,8 @@ def _print_traceback(err: BaseException) -> None:
 
 
 def _report(line: str) -> None:
-    """Print the error on a line of its own: close the progress bars it would otherwise follow."""
-    from tqdm import tqdm
-
-    for bar in list(getattr(tqdm, "_instances", ())):
-        bar.close()
+    """Print the error on a line of its own. Every progress bar is a context manager, so by now
+    the failure has closed the bars it interrupted (tqdm ends them with a newline)."""
     print(line, file=sys.stderr)
 
 

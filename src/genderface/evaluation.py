@@ -1,127 +1,91 @@
-"""Evaluation on the held-out test split, always beside the majority-class baseline.
+"""The evaluate stage's work: score the held-out test split, and optionally an external folder,
+at the decision threshold stored with the model (chosen on validation, never on test).
 
-The classes are imbalanced (about 65% man), so accuracy alone flatters a model that leans to the
-majority: balanced accuracy and the baseline are reported with it. Every score uses the decision
-threshold stored with the model, which training chose on the validation split, never on test.
+Computation only: what gets written (DVCLive metrics, plots, gallery, predictions, model card)
+is reporting.py's job.
 """
 
+import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
-from dvclive import Live
-from sklearn import metrics as skm
+import pandas as pd
 from tqdm import tqdm
 
+from genderface.decision import decide, majority_class
 from genderface.errors import GenderfaceError
-from genderface.input_pipeline import ShardInfo
-from genderface.model import Classifier
+from genderface.folders import class_files
+from genderface.inference import Failure, outputs, score_files, whole_image
+from genderface.layout import PREDICTION_COLUMNS
+from genderface.metrics import Scores, compute_metrics, confidence, most_confident_mistakes
+from genderface.model import Classifier, load_classifier
+from genderface.params import EvaluateParams
+from genderface.shards import Record, ShardInfo, records
 
 log = logging.getLogger("evaluate")
-
-Scores = dict[str, float | int | dict[str, float | int]]
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Scores plus what they were computed from (for the plots)."""
+    """Scores plus what they were computed from: per image, its file, content hash, true label
+    and probability of class 1."""
 
     scores: Scores
     classes: list[str]
     threshold: float
+    files: list[str]
+    sha256: list[str]
     y_true: np.ndarray
     y_prob: np.ndarray
     bins: int  # calibration bins, for the ECE and the calibration curve alike
 
     @property
     def y_pred(self) -> np.ndarray:
-        return (self.y_prob >= self.threshold).astype(int)
+        return decide(self.y_prob, self.threshold)
 
     @property
     def confidence(self) -> np.ndarray:
-        """The probability the model gave the label it predicted."""
-        return np.where(self.y_pred == 1, self.y_prob, 1 - self.y_prob)
+        return confidence(self.y_prob, self.threshold)
+
+    def predictions(self) -> pd.DataFrame:
+        """One row per image, sorted by file: what `genderface compare` pairs across revisions."""
+        names = np.array(self.classes)
+        frame = pd.DataFrame(
+            {
+                "sha256": self.sha256,
+                "file": self.files,
+                "label": names[self.y_true],
+                "probability": np.round(self.y_prob.astype(np.float64), 6),
+                "predicted": names[self.y_pred],
+            },
+            columns=PREDICTION_COLUMNS,
+        )
+        return frame.sort_values(["file", "sha256"], ignore_index=True)
 
 
-def model_outputs(
-    model: keras.Model, batches: tf.data.Dataset, desc: str = "evaluating"
-) -> tuple[np.ndarray, np.ndarray]:
-    """(labels as int, model outputs) over batches, in order, in inference mode.
+@dataclass(frozen=True)
+class Mistake:
+    """A wrongly labelled test image and the probability the model gave its wrong label."""
 
-    A direct call, not predict(): under a distribution strategy (training's threshold and
-    bottleneck passes) Keras' predict_on_batch hands the whole batch to every replica and
-    returns the copies concatenated.
-    """
-    forward = tf.function(lambda images: model(images, training=False))
-    labels, outputs = [], []
-    for images, batch_labels in tqdm(batches, desc=desc, unit="batch", mininterval=1.0):
-        outputs.append(forward(images).numpy())
-        labels.append(batch_labels.numpy().astype(int))
-    return np.concatenate(labels), np.concatenate(outputs)
+    path: str
+    true: str
+    predicted: str
+    probability: float
+    pixels: np.ndarray
 
 
-def choose_threshold(y_true: np.ndarray, y_prob: np.ndarray) -> float:
-    """The cut-off that maximises balanced accuracy (Youden's J) on the given, validation, data.
+@dataclass(frozen=True)
+class Report:
+    """Everything the evaluate stage writes about."""
 
-    With 65% of one class, 0.5 on a class-weighted model is rarely the best operating point, and
-    choosing it on test would flatter the test scores.
-    """
-    fpr, tpr, thresholds = skm.roc_curve(y_true, y_prob)
-    best = int(np.argmax(tpr - fpr))
-    return float(np.clip(thresholds[best], 0.0, 1.0))
-
-
-def expected_calibration_error(y_true: np.ndarray, y_prob: np.ndarray, bins: int) -> float:
-    """Mean gap between predicted probability of class 1 and observed frequency, per bin,
-    weighted by the images in the bin.
-
-    The bins are the calibration curve's (scikit-learn calibration_curve, `bins` equal-width
-    bins), so the ECE is the curve's weighted distance from the diagonal.
-    """
-    ids = np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], y_prob)
-    predicted = np.bincount(ids, weights=y_prob, minlength=bins)
-    observed = np.bincount(ids, weights=y_true, minlength=bins)
-    return float(np.abs(predicted - observed).sum() / len(y_prob))
-
-
-def compute_metrics(
-    y_true: np.ndarray,
-    y_prob: np.ndarray,
-    threshold: float,
-    classes: list[str],
-    majority: int,
-    bins: int,
-) -> Scores:
-    """Scores for binary predictions; `majority` is the class index most common in training.
-
-    average_precision is the area under the precision-recall curve of class 1 (the class the
-    sigmoid scores), step-wise as scikit-learn computes it; ece uses `bins` equal-width bins.
-    """
-    y_pred = (y_prob >= threshold).astype(int)
-    precision, recall, f1, support = skm.precision_recall_fscore_support(
-        y_true, y_pred, labels=[0, 1], zero_division=0
-    )
-    scores: Scores = {
-        "images": len(y_true),
-        "threshold": float(threshold),
-        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)),
-        "roc_auc": float(skm.roc_auc_score(y_true, y_prob)),
-        "average_precision": float(skm.average_precision_score(y_true, y_prob)),
-        "log_loss": float(skm.log_loss(y_true, np.clip(y_prob, 1e-7, 1 - 1e-7), labels=[0, 1])),
-        "ece": expected_calibration_error(y_true, y_prob, bins),
-        "baseline_accuracy": float(np.mean(y_true == majority)),
-    }
-    for i, name in enumerate(classes):
-        scores[name] = {
-            "precision": float(precision[i]),
-            "recall": float(recall[i]),
-            "f1": float(f1[i]),
-            "support": int(support[i]),
-        }
-    return scores
+    info: ShardInfo
+    test: Evaluation
+    mistakes: list[Mistake]
+    external: Evaluation | None
 
 
 def check_model_matches(classifier: Classifier, info: ShardInfo) -> None:
@@ -134,77 +98,141 @@ def check_model_matches(classifier: Classifier, info: ShardInfo) -> None:
 
 def training_majority(info: ShardInfo) -> int:
     """Index of the class most common in the training split: what the baseline always says."""
-    train_counts = info.counts["train"]
-    return info.classes.index(max(info.classes, key=train_counts.__getitem__))
+    return info.classes.index(majority_class(info.counts["train"]))
 
 
-def log_summary(name: str, scores: Scores, majority: str) -> None:
+def _scored(
+    name: str,
+    info: ShardInfo,
+    threshold: float,
+    keys: tuple[list[str], list[str], list[int]],
+    y_prob: np.ndarray,
+    bins: int,
+) -> Evaluation:
+    files, hashes, labels = keys
+    y_true = np.array(labels, dtype=int)
+    majority = training_majority(info)
+    scores = compute_metrics(y_true, y_prob, threshold, info.classes, majority, bins)
     log.info(
         "%s (%d images, threshold %.3f): accuracy %.3f, balanced accuracy %.3f, majority "
         "baseline %.3f (always %s), ROC-AUC %.3f",
         name,
         scores["images"],
-        scores["threshold"],
+        threshold,
         scores["accuracy"],
         scores["balanced_accuracy"],
         scores["baseline_accuracy"],
-        majority,
+        info.classes[majority],
         scores["roc_auc"],
     )
+    return Evaluation(scores, info.classes, threshold, files, hashes, y_true, y_prob, bins)
 
 
-def evaluate(
-    classifier: Classifier, test: tf.data.Dataset, info: ShardInfo, bins: int
+def evaluate_test(
+    classifier: Classifier, shards_dir: Path, info: ShardInfo, batch_size: int, bins: int
 ) -> Evaluation:
-    """Score the model on the test split at its validation-chosen threshold.
+    """Score the test split's records at the model's threshold."""
+    check_model_matches(classifier, info)
+    keys: tuple[list[str], list[str], list[int]] = ([], [], [])
 
-    The baseline always predicts the training majority.
+    def batches() -> Iterator[np.ndarray]:
+        stream = tqdm(records(shards_dir, "test", info), total=info.size("test"), desc="test")
+        with stream:
+            records_left = iter(stream)
+            while chunk := list(islice(records_left, batch_size)):
+                for record in chunk:
+                    keys[0].append(record.path)
+                    keys[1].append(record.sha256)
+                    keys[2].append(record.label)
+                yield np.stack([record.pixels for record in chunk]).astype(np.float32)
+
+    y_prob = np.concatenate(list(outputs(classifier.model, batches()))).reshape(-1)
+    return _scored("test", info, classifier.threshold, keys, y_prob, bins)
+
+
+def folder_images(folder: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
+    """Every image of folder/<class>/ (folders.class_files) and its label index."""
+    if not folder.is_dir():
+        raise GenderfaceError(
+            f"evaluate.external {str(folder)!r}: no such folder; set it to a folder of "
+            '<class>/<images>, or to "" to turn it off'
+        )
+    found = class_files(folder)
+    if sorted(found) != sorted(classes):
+        raise GenderfaceError(
+            f"evaluate.external {str(folder)!r}: class folders {sorted(found)} do not match the "
+            f"model's {classes}; lay it out as <class>/<images>"
+        )
+    paths = [path for name in classes for path in found[name]]
+    labels = [label for label, name in enumerate(classes) for _ in found[name]]
+    return paths, labels
+
+
+def evaluate_folder(
+    classifier: Classifier, folder: Path, info: ShardInfo, batch_size: int, bins: int
+) -> Evaluation:
+    """Score a folder of <class>/<images> from elsewhere (a cross-dataset check), scored exactly
+    as `genderface predict` scores files; unreadable files are skipped and counted.
     """
     check_model_matches(classifier, info)
-    y_true, outputs = model_outputs(classifier.model, test)
-    y_prob = outputs.reshape(-1)
-    majority = training_majority(info)
-    scores = compute_metrics(y_true, y_prob, classifier.threshold, info.classes, majority, bins)
-    log_summary("test", scores, info.classes[majority])
-    return Evaluation(scores, info.classes, classifier.threshold, y_true, y_prob, bins)
+    paths, labels = folder_images(folder, classifier.classes)
+    keys: tuple[list[str], list[str], list[int]] = ([], [], [])
+    y_prob, skipped = [], 0
+    results = tqdm(score_files(classifier, paths, batch_size, whole_image), total=len(paths))
+    with results:
+        for path, label, result in zip(paths, labels, results, strict=True):
+            if isinstance(result, Failure):
+                log.warning("skipping %s", result.reason)
+                skipped += 1
+                continue
+            keys[0].append(path.relative_to(folder).as_posix())
+            keys[1].append(hashlib.sha256(path.read_bytes()).hexdigest())
+            keys[2].append(label)
+            y_prob.append(result.probability)
+    if set(keys[2]) != {0, 1}:
+        raise GenderfaceError(
+            f"evaluate.external {str(folder)!r}: needs readable images of both classes "
+            f"{classifier.classes}"
+        )
+    threshold = classifier.threshold
+    evaluation = _scored(f"external {folder}", info, threshold, keys, np.array(y_prob), bins)
+    evaluation.scores["skipped"] = skipped
+    return evaluation
 
 
-def log_scores(live: Live, prefix: str, scores: Scores) -> None:
-    for key, value in scores.items():
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                live.log_metric(f"{prefix}/{key}/{sub}", v, plot=False)
-        else:
-            live.log_metric(f"{prefix}/{key}", value, plot=False)
+def collect_mistakes(
+    result: Evaluation, shards_dir: Path, info: ShardInfo, count: int
+) -> list[Mistake]:
+    """The `count` most confident test mistakes with their pixels, read back from the shards."""
+    indices = most_confident_mistakes(result.y_true, result.y_prob, result.threshold, count)
+    wanted = set(indices)
+    found: dict[int, Record] = {}
+    for index, record in enumerate(records(shards_dir, "test", info)):
+        if len(found) == len(wanted):
+            break
+        if index in wanted:
+            found[index] = record
+    names = result.classes
+    return [
+        Mistake(
+            found[i].path,
+            names[found[i].label],
+            names[int(result.y_pred[i])],
+            float(result.confidence[i]),
+            found[i].pixels,
+        )
+        for i in indices
+    ]
 
 
-def log_evaluation(live: Live, result: Evaluation) -> None:
-    """Write test scores as DVCLive metrics under test/, plus the confusion-matrix, ROC,
-    precision-recall and calibration plot data (class 1 is the positive class).
-    """
-    log_scores(live, "test", result.scores)
-    y_prob = result.y_prob.astype(np.float64)  # DVCLive's JSON writer refuses float32 thresholds
-    names = np.array(result.classes)
-    live.log_sklearn_plot(
-        "confusion_matrix",
-        names[result.y_true].tolist(),
-        names[result.y_pred].tolist(),
-        name="test/confusion_matrix.json",
-        title="Test confusion matrix",
-    )
-    live.log_sklearn_plot("roc", result.y_true, y_prob, name="test/roc.json", title="Test ROC")
-    live.log_sklearn_plot(
-        "precision_recall",
-        result.y_true,
-        y_prob,
-        name="test/precision_recall.json",
-        title=f"Test precision-recall ({result.classes[1]})",
-    )
-    live.log_sklearn_plot(
-        "calibration",
-        result.y_true,
-        y_prob,
-        name="test/calibration.json",
-        title="Test calibration",
-        n_bins=result.bins,
-    )
+def run_evaluation(params: EvaluateParams, shards_dir: Path, model_path: Path) -> Report:
+    """Test scores, the most confident mistakes, and the optional external folder."""
+    info = ShardInfo.read(shards_dir)
+    classifier = load_classifier(model_path)
+    bins, batch = params.calibration_bins, params.batch_size
+    test = evaluate_test(classifier, shards_dir, info, batch, bins)
+    mistakes = collect_mistakes(test, shards_dir, info, params.mistakes)
+    external = None
+    if params.external:
+        external = evaluate_folder(classifier, Path(params.external), info, batch, bins)
+    return Report(info, test, mistakes, external)

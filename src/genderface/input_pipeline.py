@@ -1,62 +1,26 @@
 """tf.data input pipeline over the preprocessed TFRecord shards."""
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import tensorflow as tf
 
-from genderface.errors import GenderfaceError
-from genderface.layout import SHARD_META
+from genderface import shards
+from genderface.layout import shard_files
+from genderface.shards import ShardInfo
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-@dataclass(frozen=True)
-class ShardInfo:
-    """What preprocess wrote: image size, class names (index = label) and per-split class counts."""
-
-    image_size: int
-    classes: list[str]
-    counts: dict[str, dict[str, int]]
-
-    @classmethod
-    def read(cls, shards_dir: Path) -> "ShardInfo":
-        try:
-            meta = json.loads((shards_dir / SHARD_META).read_text())
-        except FileNotFoundError:
-            raise GenderfaceError(
-                f"{shards_dir / SHARD_META}: not found; run `dvc repro preprocess` first"
-            ) from None
-        return cls(meta["image_size"], meta["classes"], meta["counts"])
-
-    def size(self, split: str) -> int:
-        return sum(self.counts[split].values())
-
-
-def shard_files(shards_dir: Path, split: str) -> list[str]:
-    """The split's shard files, in the order its records are read (record indices rely on it)."""
-    return sorted(str(p) for p in shards_dir.glob(f"{split}-*.tfrecord"))
-
-
 def load_split(shards_dir: Path, split: str, info: ShardInfo) -> tf.data.Dataset:
-    """Stream (image uint8 of shape (size, size, 3), label float32) for one split.
+    """Stream (image uint8 of shape (size, size, 3), label float32) for one split, in file order.
 
     The dataset knows its length (from meta.json), so Keras shows real progress and epoch ends.
     """
-    size = info.image_size
-    files = shard_files(shards_dir, split)
-    spec = {
-        "image": tf.io.FixedLenFeature([], tf.string),
-        "label": tf.io.FixedLenFeature([], tf.int64),
-    }
-
-    def parse(record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        example = tf.io.parse_single_example(record, spec)
-        pixels = tf.io.decode_raw(example["image"], tf.uint8)
-        return tf.reshape(pixels, (size, size, 3)), tf.cast(example["label"], tf.float32)
-
-    dataset = tf.data.TFRecordDataset(files).map(parse, num_parallel_calls=AUTOTUNE)
+    files = [str(p) for p in shard_files(shards_dir, split)]
+    dataset = tf.data.TFRecordDataset(files).map(
+        lambda record: shards.parse(record, info.image_size), num_parallel_calls=AUTOTUNE
+    )
     return dataset.apply(tf.data.experimental.assert_cardinality(info.size(split)))
 
 
@@ -77,3 +41,21 @@ def batched(
         lambda images, labels: (tf.cast(images, tf.float32), labels), num_parallel_calls=AUTOTUNE
     )
     return dataset.prefetch(AUTOTUNE)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Train and validation splits, decoded once and cached in memory as uint8."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    info: ShardInfo
+
+    @classmethod
+    def from_shards(cls, shards_dir: Path) -> "TrainingData":
+        info = ShardInfo.read(shards_dir)
+        return cls(
+            train=load_split(shards_dir, "train", info).cache(),
+            validation=load_split(shards_dir, "validation", info).cache(),
+            info=info,
+        )

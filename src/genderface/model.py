@@ -15,6 +15,7 @@ from keras import layers
 from genderface.augment import RandomAugment
 from genderface.errors import GenderfaceError
 from genderface.fsutil import atomic_path, write_json
+from genderface.layout import model_meta
 from genderface.params import AugmentParams, ModelParams
 
 BASE_NAME = "vgg16"
@@ -185,14 +186,14 @@ def save_classifier(classifier: Classifier, model_path: Path) -> None:
     with atomic_path(model_path, suffix=".keras") as tmp:
         classifier.model.save(tmp)
     write_json(
-        model_path.with_suffix(".json"),
+        model_meta(model_path),
         {"classes": classifier.classes, "threshold": classifier.threshold},
     )
 
 
 def load_classifier(model_path: Path) -> Classifier:
     """Load model.keras and its sidecar, or say in one line which file is missing or broken."""
-    sidecar = model_path.with_suffix(".json")
+    sidecar = model_meta(model_path)
     for required in (model_path, sidecar):
         if not required.is_file():
             raise GenderfaceError(f"{required}: model file not found; run `dvc repro` first")

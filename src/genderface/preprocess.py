@@ -19,21 +19,10 @@ from tqdm import tqdm
 
 from genderface.fsutil import atomic_path, write_json
 from genderface.images import ImageError, load_rgb
-from genderface.layout import SHARD_META, SPLITS
+from genderface.layout import SHARD_META, SPLITS, shard_name
+from genderface.shards import encode
 
 log = logging.getLogger("preprocess")
-
-
-def _example(pixels: bytes, label: int, path: str) -> bytes:
-    feature = {
-        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[pixels])),
-        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-        "path": tf.train.Feature(bytes_list=tf.train.BytesList(value=[path.encode()])),
-    }
-    example = tf.train.Example(features=tf.train.Features(feature=feature))
-    # Protobuf writes map entries in a per-process order unless asked not to: without this the
-    # same images give different shard bytes on every run, and DVC retrains for nothing.
-    return example.SerializeToString(deterministic=True)
 
 
 @dataclass(frozen=True)
@@ -42,6 +31,9 @@ class _Shard:
 
     name: str
     rows: pd.DataFrame
+
+
+_Written = tuple[Counter, list[str]]  # a shard's images per class, and the paths it skipped
 
 
 def _plan(manifest: pd.DataFrame, images_per_shard: int) -> list[_Shard]:
@@ -53,8 +45,24 @@ def _plan(manifest: pd.DataFrame, images_per_shard: int) -> list[_Shard]:
         n_shards = max(1, math.ceil(len(rows) / images_per_shard))
         for shard in range(n_shards):
             chunk = rows.iloc[shard * images_per_shard : (shard + 1) * images_per_shard]
-            shards.append(_Shard(f"{split_name}-{shard:05d}-of-{n_shards:05d}.tfrecord", chunk))
+            shards.append(_Shard(shard_name(split_name, shard, n_shards), chunk))
     return shards
+
+
+def _meta(
+    classes: list[str], image_size: int, shards: list[_Shard], results: list[_Written]
+) -> dict:
+    """meta.json: image size, class names, images per split and class, skipped files."""
+    meta: dict = {"image_size": image_size, "classes": classes, "counts": {}, "skipped": []}
+    for split_name in SPLITS:
+        counts: Counter = Counter()
+        for shard, (shard_counts, skipped) in zip(shards, results, strict=True):
+            if shard.name.startswith(f"{split_name}-"):
+                counts += shard_counts
+                meta["skipped"] += skipped
+        meta["counts"][split_name] = {label: counts[label] for label in classes}
+    meta["skipped"].sort()
+    return meta
 
 
 def write_shards(
@@ -69,7 +77,6 @@ def write_shards(
     """
     classes = sorted(manifest["label"].unique())
     shards = _plan(manifest, images_per_shard)
-    progress = tqdm(total=len(manifest), desc="writing shards", unit="img", mininterval=1.0)
 
     def decode(path: str) -> np.ndarray | ImageError:
         try:
@@ -77,7 +84,7 @@ def write_shards(
         except ImageError as err:
             return err
 
-    def write(shard: _Shard, folder: Path) -> tuple[Counter, list[str]]:
+    def write(shard: _Shard, folder: Path) -> _Written:
         counts: Counter = Counter()
         skipped = []
         with tf.io.TFRecordWriter(str(folder / shard.name)) as writer:
@@ -88,27 +95,19 @@ def write_shards(
                     log.warning("skipping %s", pixels)
                     skipped.append(row.path)
                     continue
-                writer.write(_example(pixels.tobytes(), classes.index(row.label), row.path))
+                writer.write(encode(pixels, classes.index(row.label), row.path, row.sha256))
                 counts[row.label] += 1
         return counts, skipped
 
     workers = os.cpu_count() or 1
     with (
         atomic_path(out_dir) as tmp,
+        tqdm(total=len(manifest), desc="writing shards", unit="img", mininterval=1.0) as progress,
         ThreadPoolExecutor(workers, thread_name_prefix="decode") as decoder,
         ThreadPoolExecutor(min(workers, len(shards)), thread_name_prefix="shard") as writers,
     ):
         tmp.mkdir()
         results = list(writers.map(lambda shard: write(shard, tmp), shards))
-        progress.close()
-        meta: dict = {"image_size": image_size, "classes": classes, "counts": {}, "skipped": []}
-        for split_name in SPLITS:
-            counts: Counter = Counter()
-            for shard, (shard_counts, skipped) in zip(shards, results, strict=True):
-                if shard.name.startswith(f"{split_name}-"):
-                    counts += shard_counts
-                    meta["skipped"] += skipped
-            meta["counts"][split_name] = {label: counts[label] for label in classes}
-        meta["skipped"].sort()
+        meta = _meta(classes, image_size, shards, results)
         write_json(tmp / SHARD_META, meta)
     return meta

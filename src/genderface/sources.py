@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from genderface.demo import write_demo
 from genderface.errors import GenderfaceError
+from genderface.folders import class_files
 from genderface.fsutil import atomic_path
 from genderface.layout import FACES
 from genderface.params import DemoParams
@@ -127,12 +128,7 @@ def find_faces_dir(root: Path, source: str) -> Path:
 
 def class_counts(faces: Path) -> dict[str, int]:
     """Files per class folder, for class folders that hold at least one file (sorted by name)."""
-    counts = {}
-    for class_dir in sorted(p for p in faces.iterdir() if p.is_dir()):
-        n = sum(1 for f in class_dir.iterdir() if f.is_file() and not f.name.startswith("."))
-        if n:
-            counts[class_dir.name] = n
-    return counts
+    return {name: len(files) for name, files in class_files(faces).items() if files}
 
 
 def _extract(archive: Path, target: Path) -> None:
@@ -144,12 +140,15 @@ def _extract(archive: Path, target: Path) -> None:
                 members = zf.infolist()
                 for member in members:
                     _check_member(archive, target, member)
-                for member in tqdm(members, desc="extracting", unit="file", mininterval=1.0):
-                    zf.extract(member, target)
+                with tqdm(members, desc="extracting", unit="file", mininterval=1.0) as progress:
+                    for member in progress:
+                        zf.extract(member, target)
         else:
-            with tarfile.open(archive) as tf:
-                members = tqdm(tf, desc="extracting", unit="file", mininterval=1.0)
-                tf.extractall(target, members=members, filter=_tar_filter)
+            with (
+                tarfile.open(archive) as tf,
+                tqdm(tf, desc="extracting", unit="file", mininterval=1.0) as progress,
+            ):
+                tf.extractall(target, members=progress, filter=_tar_filter)
     except tarfile.FilterError as err:
         raise GenderfaceError(
             f"data.source {str(archive)!r}: member {err.tarinfo.name!r} points outside the "

@@ -7,7 +7,7 @@ the order is cut where the file counts reach the configured proportions. Hence:
 
 - the same input and seed give a byte-identical manifest, and renaming a file moves nothing;
 - adding or removing pictures moves only them, plus the few old pictures that sit next to a cut
-  (as many as the newcomers fall off proportion on each side of it; see README);
+  (as many as the newcomers fall off proportion on each side of it; see docs/data.md);
 - per class, each split's file count is within 1 of the exact proportion when no group of
   copies straddles a cut (a straddling group of k copies can add up to k/2 to that).
 """
@@ -16,17 +16,13 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 import pandas as pd
 
 from genderface.errors import GenderfaceError
-from genderface.fsutil import read_csv, write_csv
 from genderface.layout import SPLITS
+from genderface.manifests import MANIFEST_COLUMNS, FileCheck
 from genderface.params import SplitParams
-from genderface.validate import FileCheck
-
-MANIFEST_COLUMNS = ["path", "label", "sha256", "split"]
 
 
 @dataclass(frozen=True)
@@ -96,11 +92,3 @@ def split(records: list[Record], params: SplitParams) -> pd.DataFrame:
             )
     manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     return manifest.sort_values("path", ignore_index=True)
-
-
-def write_manifest(manifest: pd.DataFrame, path: Path) -> None:
-    write_csv(path, manifest)
-
-
-def read_manifest(path: Path) -> pd.DataFrame:
-    return read_csv(path, "split")

@@ -11,16 +11,19 @@ import hashlib
 import os
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
+from tabulate import tabulate
 from tqdm import tqdm
 
+from genderface.decision import majority_class
 from genderface.errors import GenderfaceError
-from genderface.fsutil import read_csv, write_csv, write_json, write_text
+from genderface.folders import class_files
+from genderface.fsutil import write_json, write_text
 from genderface.images import ImageError, inspect
 from genderface.layout import FACES
+from genderface.manifests import FileCheck, write_checks
 
 UNREADABLE = "unreadable"
 CONFLICT = "in both classes"
@@ -29,27 +32,8 @@ SIZE_BUCKETS = ((64, "000-063"), (150, "064-149"), (250, "150-249"), (251, "250"
 _EXTENSION_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
 
 
-@dataclass(frozen=True)
-class FileCheck:
-    """One raw file: where it is, its class, content hash, real format and size, and any problem.
-
-    problem is "" for a usable file, else why it is excluded (unreadable: ..., in both classes).
-    """
-
-    path: str
-    label: str
-    sha256: str
-    format: str
-    width: int
-    height: int
-    problem: str
-
-
-COLUMNS = [f.name for f in fields(FileCheck)]
-
-
-def _check(raw_dir: Path, path: Path) -> FileCheck:
-    relative, label = path.relative_to(raw_dir).as_posix(), path.parent.name
+def _check(raw_dir: Path, label: str, path: Path) -> FileCheck:
+    relative = path.relative_to(raw_dir).as_posix()
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -70,19 +54,18 @@ def check_files(raw_dir: Path) -> list[FileCheck]:
     """
     if not (raw_dir / FACES).is_dir():
         raise GenderfaceError(f"{raw_dir / FACES}: not found; run `dvc repro download` first")
-    files = sorted(
-        p for p in (raw_dir / FACES).glob("*/*") if p.is_file() and not p.name.startswith(".")
-    )
-    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        checks = list(
-            tqdm(
-                pool.map(lambda p: _check(raw_dir, p), files),
-                total=len(files),
-                desc="validating",
-                unit="file",
-                mininterval=1.0,
-            )
-        )
+    files = [(label, p) for label, paths in class_files(raw_dir / FACES).items() for p in paths]
+    with (
+        ThreadPoolExecutor(max_workers=os.cpu_count()) as pool,
+        tqdm(total=len(files), desc="validating", unit="file", mininterval=1.0) as progress,
+    ):
+
+        def check(item: tuple[str, Path]) -> FileCheck:
+            result = _check(raw_dir, *item)
+            progress.update()
+            return result
+
+        checks = list(pool.map(check, files))
     labels_of: dict[str, set[str]] = defaultdict(set)
     for check in checks:
         if not check.problem:
@@ -115,7 +98,7 @@ def summarize(checks: list[FileCheck]) -> dict:
     conflicts = [[c.path for c in g] for g in groups if len({c.label for c in g}) > 1]
     counts = Counter(c.label for c in usable)
     minority = min(counts[label] for label in classes) if classes else 0
-    majority = max(classes, key=lambda label: (counts[label], label)) if usable else None
+    majority = majority_class({label: counts[label] for label in classes}) if usable else None
 
     def per_class(key: object) -> dict:
         return {
@@ -161,21 +144,26 @@ def _misnamed_key(check: FileCheck) -> str:
 
 def report(summary: dict) -> str:
     """A short human-readable account of data.json (metrics/data.md)."""
+    rows = [
+        [
+            label,
+            files,
+            summary["usable_classes"][label],
+            *(
+                ", ".join(f"{key} {n}" for key, n in summary[part][label].items())
+                for part in ("formats", "misnamed", "sizes")
+            ),
+        ]
+        for label, files in summary["classes"].items()
+    ]
+    headers = ["class", "files", "usable", "formats", "misnamed", "shorter side"]
     lines = [
         "# Data validation",
         "",
         f"{summary['files']} files; {summary['usable']} usable, used for the split.",
         "",
-        "| class | files | usable | formats | misnamed | shorter side |",
-        "| --- | --- | --- | --- | --- | --- |",
+        tabulate(rows, headers, tablefmt="github"),
     ]
-    for label, files in summary["classes"].items():
-        cells = [
-            ", ".join(f"{key} {n}" for key, n in summary[part][label].items())
-            for part in ("formats", "misnamed", "sizes")
-        ]
-        usable = summary["usable_classes"][label]
-        lines.append(f"| {label} | {files} | {usable} | {' | '.join(cells)} |")
     dup, conflicts, unreadable = summary["duplicates"], summary["conflicts"], summary["unreadable"]
     baseline = summary["majority_baseline"]
     lines += [
@@ -196,19 +184,6 @@ def report(summary: dict) -> str:
         lines += ["", "## Unreadable (excluded)", ""]
         lines += [f"- {path}: {reason}" for path, reason in unreadable["reasons"].items()]
     return "\n".join(lines) + "\n"
-
-
-def write_checks(checks: list[FileCheck], path: Path) -> None:
-    """files.csv, one row per raw file in path order."""
-    write_csv(path, pd.DataFrame([asdict(c) for c in checks], columns=COLUMNS))
-
-
-def read_checks(path: Path) -> list[FileCheck]:
-    frame = read_csv(path, "validate")
-    return [
-        FileCheck(r.path, r.label, r.sha256, r.format, int(r.width), int(r.height), r.problem)
-        for r in frame.itertuples()
-    ]
 
 
 def validate(raw_dir: Path, checks_path: Path, metrics_path: Path, report_path: Path) -> dict:

@@ -1,0 +1,105 @@
+"""What the evaluate stage writes: DVCLive metrics and plot data (metrics/eval), the mistakes
+gallery, per-image predictions (for pairing revisions) and the model card.
+
+Numbers come from evaluation.py; this module only lays them out, so rewording a plot title or
+the card reruns evaluate alone.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from dvclive import Live
+from matplotlib.figure import Figure
+
+from genderface import layout
+from genderface.evaluation import Evaluation, Mistake, Report
+from genderface.fsutil import atomic_path, write_csv, write_text
+from genderface.metrics import Scores
+from genderface.model_card import render
+
+
+def log_scores(live: Live, prefix: str, scores: Scores) -> None:
+    for key, value in scores.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                live.log_metric(f"{prefix}/{key}/{sub}", v, plot=False)
+        else:
+            live.log_metric(f"{prefix}/{key}", value, plot=False)
+
+
+def log_plots(live: Live, result: Evaluation) -> None:
+    """Confusion-matrix, ROC, precision-recall and calibration plot data (class 1 positive)."""
+    y_prob = result.y_prob.astype(np.float64)  # DVCLive's JSON writer refuses float32 thresholds
+    names = np.array(result.classes)
+    live.log_sklearn_plot(
+        "confusion_matrix",
+        names[result.y_true].tolist(),
+        names[result.y_pred].tolist(),
+        name="test/confusion_matrix.json",
+        title="Test confusion matrix",
+    )
+    live.log_sklearn_plot("roc", result.y_true, y_prob, name="test/roc.json", title="Test ROC")
+    live.log_sklearn_plot(
+        "precision_recall",
+        result.y_true,
+        y_prob,
+        name="test/precision_recall.json",
+        title=f"Test precision-recall ({result.classes[1]})",
+    )
+    live.log_sklearn_plot(
+        "calibration",
+        result.y_true,
+        y_prob,
+        name="test/calibration.json",
+        title="Test calibration",
+        n_bins=result.bins,
+    )
+
+
+def mistakes_figure(mistakes: list[Mistake], wrong: int, columns: int = 4) -> Figure:
+    """A grid of the mistakes: image, file name, true and predicted label, its probability.
+
+    `wrong` is how many test predictions were wrong in all, shown or not.
+    """
+    columns = max(1, min(columns, len(mistakes)))
+    rows = max(1, math.ceil(len(mistakes) / columns))
+    figure = Figure(figsize=(2.6 * columns, 3.0 * rows + 0.6), dpi=100, layout="constrained")
+    figure.suptitle(f"Most confident test mistakes ({len(mistakes)} of {wrong})")
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    if not mistakes:
+        empty = "no mistakes on the test split" if wrong == 0 else "none shown (evaluate.mistakes)"
+        axes[0, 0].text(0, 0.5, empty, fontsize=12)
+    for ax, mistake in zip(axes.flat, mistakes, strict=False):
+        ax.imshow(mistake.pixels)
+        ax.set_title(
+            f"{Path(mistake.path).name}\ntrue {mistake.true}, predicted {mistake.predicted}\n"
+            f"p({mistake.predicted}) = {mistake.probability:.3f}",
+            fontsize=8,
+        )
+    return figure
+
+
+def save_png(figure: Figure, path: Path) -> None:
+    """Write a figure as PNG atomically, without the metadata that varies between versions."""
+    with atomic_path(path, suffix=".png") as tmp:
+        figure.savefig(tmp, format="png", metadata={"Software": None})
+
+
+def write_report(report: Report, external_folder: str | None) -> None:
+    """Every output of the evaluate stage, each written atomically."""
+    with Live(str(layout.EVAL_METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
+        log_scores(live, "test", report.test.scores)
+        log_plots(live, report.test)
+        if report.external is not None:
+            log_scores(live, "external", report.external.scores)
+    write_csv(layout.predictions_file("test"), report.test.predictions())
+    if report.external is not None:
+        write_csv(layout.predictions_file("external"), report.external.predictions())
+    wrong = int((report.test.y_pred != report.test.y_true).sum())
+    save_png(mistakes_figure(report.mistakes, wrong), layout.MISTAKES_GALLERY)
+    source = json.loads(layout.SOURCE_METRICS.read_text())
+    write_text(layout.MODEL_CARD, render(report, source, external_folder))
