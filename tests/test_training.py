@@ -65,10 +65,10 @@ def test_same_params_and_data_give_identical_test_metrics(tmp_path, tiny_params)
     from genderface.training import train
 
     data = demo_training_data(tmp_path, tiny_params)
-    bins = tiny_params.evaluate.calibration_bins
+    params = tiny_params.evaluate.model_copy(update={"batch_size": 16})
     shards = tmp_path / "shards"
     runs = [
-        evaluate_test(train(tiny_params, data, callbacks=[]), shards, data.info, 16, bins)
+        evaluate_test(train(tiny_params, data, callbacks=[]), shards, data.info, params)
         for _ in range(2)
     ]
     assert runs[0].scores == runs[1].scores

@@ -105,9 +105,13 @@ class EvaluateParams(_Section):
         ge=2, le=100, description="equal-width bins for the calibration curve and ECE"
     )
     mistakes: int = Field(ge=0, le=100, description="most confident test mistakes in the gallery")
+    bootstrap: int = Field(ge=100, le=100_000, description="resamples for the 95% intervals")
+    seed: int = Field(ge=0, description="of the bootstrap")
     external: str | None = Field(
         description="optional folder <class>/<images> scored separately; empty or null = off"
     )
+    crop_face: bool = Field(description="score external images through predict's face crop")
+    min_group: int = Field(ge=1, description="groups smaller than this are flagged, not compared")
 
 
 class Params(_Section):
