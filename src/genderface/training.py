@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
-from genderface.devices import Devices, precision, resolve_devices
+from genderface.devices import Devices, float32_model, precision, resolve_devices
 from genderface.evaluation import choose_threshold, model_outputs
 from genderface.fsutil import atomic_path, write_json
 from genderface.input_pipeline import ShardInfo, batched, load_split
@@ -221,7 +221,7 @@ def train(
         if devices.jit_compile:
             log.warning("XLA stays off: Keras disables jit_compile under op determinism")
     weights = class_weights(data.info.classes, data.info.counts["train"], cfg.class_weights)
-    with precision(devices.mixed_precision), devices.strategy.scope():
+    with precision(devices.dtype_policy), devices.strategy.scope():
         model = build_model(data.info.image_size, params.model, cfg.augment, cfg.seed)
     batch = cfg.batch_size
     validation = batched(data.validation, batch)
@@ -259,8 +259,9 @@ def train(
         )
         if backup:
             backup.finish(phase, model, epoch)
+    model = float32_model(model)  # what is saved, scored and used by predict: see its docstring
     threshold = cfg.threshold
     if threshold == "validation":
         labels, probabilities = model_outputs(model, validation, "validation threshold")
         threshold = choose_threshold(labels, probabilities.reshape(-1))
-    return Classifier(model, data.info.classes, threshold)
+    return Classifier(model, data.info.classes, threshold, devices.dtype_policy)
