@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from fresh_clone import fresh_clone, project_env, sample_parser, sample_path
+from fresh_clone import fresh_clone, import_from_clone, project_env, sample_parser, sample_path
 from scipy.stats import binomtest
 
 
@@ -43,7 +43,7 @@ def test_results(clone: Path) -> dict[str, tuple[str, bool]]:
         with table.open(newline="") as stream:
             rows = csv.DictReader(stream)
             return {row["sha256"]: (row["label"], row["label"] == row["predicted"]) for row in rows}
-    sys.path.insert(0, str(clone / "src"))
+    import_from_clone(clone)
     from genderface import layout
     from genderface.evaluation import evaluate
     from genderface.input_pipeline import ShardInfo, batched, load_split
