@@ -2,13 +2,13 @@
 with native bfloat16), and what else speeds up a CPU step.
 
     python benchmarks/cpu_precision.py [--sample ../shared/data/genderface-sample.zip]
-        [--rounds 3] [--steps 15] [--policy auto]
+        [--rounds 3] [--steps 10] [--feature-batches 30] [--policy auto]
 
 On a fresh clone of this repository, `dvc repro preprocess` turns the real 3,000-image sample into
 shards at the committed params (64 px); models are built by the project's own `build_model`
 (weights none) under each policy. Measured, in interleaved rounds in one run (best round each):
-- phase 1: the bottleneck feature pass over the whole train split (`model_outputs` on
-  `feature_extractor`, as training runs it, trace included);
+- phase 1: the bottleneck feature pass over --feature-batches train batches (`model_outputs` on
+  `feature_extractor`, as training runs it over each split, trace included);
 - phase 2: `fit` over --steps batches with VGG16's top 2 blocks unfrozen, as training does, after
   a warm-up fit; the committed params (op determinism, batch 32) in float32 and in the policy,
   then the policy with op determinism off, with XLA (which needs determinism off), and batch 64.
@@ -28,7 +28,8 @@ from fresh_clone import fresh_clone, import_from_clone, project_env, sample_pars
 def main() -> None:
     parser = sample_parser(__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=15, help="phase-2 batches per round")
+    parser.add_argument("--steps", type=int, default=10, help="phase-2 batches per round")
+    parser.add_argument("--feature-batches", type=int, default=30, help="phase-1 batches per round")
     parser.add_argument(
         "--policy", default="auto", help="auto (this machine's choice) or a Keras policy name"
     )
@@ -67,10 +68,9 @@ def measure(shards: Path, raw: dict, args: argparse.Namespace) -> None:
     gpu = bool(tf.config.list_physical_devices("GPU"))
     policy = resolve_policy(args.policy, gpu, cpu_flags())
     data = TrainingData.from_shards(shards)
-    images = data.info.size("train")
     for _ in batched(data.train, 256):  # fill the in-memory cache before anything is timed
         pass
-    print(f"{params.data.image_size} px, {images} train images, policy here: {policy}")
+    print(f"{params.data.image_size} px, batch {cfg.batch_size}, policy here: {policy}")
 
     def model_under(dtype_policy: str) -> keras.Model:
         with precision(dtype_policy):
@@ -79,11 +79,13 @@ def measure(shards: Path, raw: dict, args: argparse.Namespace) -> None:
     def feature_pass(dtype_policy: str) -> Callable[[], float]:
         extractor = feature_extractor(model_under(dtype_policy))
 
+        batches = batched(data.train, cfg.batch_size).take(args.feature_batches)
+
         def run() -> float:
             enable_op_determinism()
             start = time.perf_counter()
-            model_outputs(extractor, batched(data.train, cfg.batch_size), "features")
-            return images / (time.perf_counter() - start)
+            labels, _ = model_outputs(extractor, batches, "features")
+            return len(labels) / (time.perf_counter() - start)
 
         return run
 
