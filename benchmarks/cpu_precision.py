@@ -6,16 +6,19 @@ with native bfloat16), and what else speeds up a CPU step.
 
 On a fresh clone of this repository, `dvc repro preprocess` turns the real 3,000-image sample into
 shards at the committed params (64 px); models are built by the project's own `build_model`
-(weights none) under each policy. Measured, in interleaved rounds in one run (best round each):
+(weights none) under each policy. Measured, in interleaved rounds in one run:
 - phase 1: the bottleneck feature pass over --feature-batches train batches (`model_outputs` on
   `feature_extractor`, as training runs it over each split, trace included);
 - phase 2: `fit` over --steps batches with VGG16's top 2 blocks unfrozen, as training does, after
   a warm-up fit; the committed params (op determinism, batch 32) in float32 and in the policy,
   then the policy with op determinism off, with XLA (which needs determinism off), and batch 64.
-Prints img/s and each ratio to float32. Run it in the project's venv.
+Prints each round, then the median img/s and the median of each round's ratio to float32 in
+that round (the two sides of a ratio run minutes apart, not a whole run apart, so load from
+other jobs on the machine hits both). Run it in the project's venv.
 """
 
 import argparse
+import statistics
 import subprocess
 import time
 from collections.abc import Callable
@@ -125,12 +128,15 @@ def measure(shards: Path, raw: dict, args: argparse.Namespace) -> None:
         for name, run in cases.items():
             rates[name].append(run())
             print(f"round {round_ + 1}: {name}: {rates[name][-1]:.1f} img/s", flush=True)
-    print(f"\n{'best of ' + str(args.rounds) + ' interleaved rounds':<56}{'img/s':>8}{'ratio':>8}")
+    print(
+        f"\n{'median of ' + str(args.rounds) + ' interleaved rounds':<56}{'img/s':>8}{'ratio':>8}"
+    )
+    ratios = {}
     for name, values in rates.items():
-        phase = name.split(",")[0]
-        base = max(rates[f"{phase}, float32"])
-        print(f"{name:<56}{max(values):8.1f}{max(values) / base:7.2f}x")
-    step = max(rates[f"phase 2 step, {policy}"]) / max(rates["phase 2 step, float32"])
+        base = rates[f"{name.split(',')[0]}, float32"]
+        ratios[name] = statistics.median(v / b for v, b in zip(values, base, strict=True))
+        print(f"{name:<56}{statistics.median(values):8.1f}{ratios[name]:7.2f}x")
+    step = ratios[f"phase 2 step, {policy}"]
     print(f"phase-2 training, {policy} / float32: {step:.2f}x (target >= 1.4x)")
 
 
