@@ -170,11 +170,13 @@ def prepare_fine_tuning(model: keras.Model, blocks: int) -> None:
 class Classifier:
     """A trained model, its class names (index = label; the sigmoid scores class 1) and the
     decision threshold chosen on validation, so predict uses the operating point evaluate reports.
+    The model computes in float32; training_precision is the dtype policy it was trained under.
     """
 
     model: keras.Model
     classes: list[str]
     threshold: float
+    training_precision: str
 
     @property
     def image_size(self) -> int:
@@ -187,7 +189,11 @@ def save_classifier(classifier: Classifier, model_path: Path) -> None:
         classifier.model.save(tmp)
     write_json(
         model_meta(model_path),
-        {"classes": classifier.classes, "threshold": classifier.threshold},
+        {
+            "classes": classifier.classes,
+            "threshold": classifier.threshold,
+            "training_precision": classifier.training_precision,
+        },
     )
 
 
@@ -201,8 +207,9 @@ def load_classifier(model_path: Path) -> Classifier:
         model = keras.saving.load_model(model_path, compile=False)  # inference only
         meta = json.loads(sidecar.read_text())
         classes, threshold = meta["classes"], float(meta["threshold"])
+        training_precision = meta["training_precision"]
     except Exception as err:
         raise GenderfaceError(
             f"{model_path}: cannot load the model ({type(err).__name__}); rebuild it with dvc repro"
         ) from None
-    return Classifier(model, classes, threshold)
+    return Classifier(model, classes, threshold, training_precision)

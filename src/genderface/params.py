@@ -69,6 +69,8 @@ class AugmentParams(_Section):
 
 
 Switch = Literal["auto"] | bool
+# A Keras dtype policy name, or auto: chosen from the machine (devices.resolve_policy).
+Precision = Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"]
 
 
 class TrainParams(_Section):
@@ -88,7 +90,7 @@ class TrainParams(_Section):
     lr_schedule: Literal["cosine", "constant"]
     early_stopping_patience: int = Field(ge=1)
     threshold: Literal["validation"] | float = Field(union_mode="left_to_right")
-    mixed_precision: Switch
+    mixed_precision: Precision
     xla: Switch
     augment: AugmentParams
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 from genderface.decision import choose_threshold
-from genderface.devices import Devices, precision, resolve_devices
+from genderface.devices import Devices, float32_model, precision, resolve_devices
 from genderface.inference import labelled_outputs
 from genderface.input_pipeline import TrainingData, batched
 from genderface.model import (
@@ -181,7 +181,7 @@ def train(
         if devices.jit_compile:
             log.warning("XLA stays off: Keras disables jit_compile under op determinism")
     weights = class_weights(data.info.classes, data.info.counts["train"], cfg.class_weights)
-    with precision(devices.mixed_precision), devices.strategy.scope():
+    with precision(devices.dtype_policy), devices.strategy.scope():
         model = build_model(data.info.image_size, params.model, cfg.augment, cfg.seed)
     epoch = 0
     for name in PHASES if cfg.fine_tune_blocks and cfg.fine_tune_epochs else PHASES[:1]:
@@ -202,7 +202,9 @@ def train(
         epoch = _fit_phase(phase, cfg, devices, weights, [*callbacks, *extra])
         if backup:
             backup.finish(name, model, epoch)
-    return Classifier(model, data.info.classes, _threshold(model, data, cfg))
+    model = float32_model(model)  # what is saved, scored and used by predict: see its docstring
+    threshold = _threshold(model, data, cfg)
+    return Classifier(model, data.info.classes, threshold, devices.dtype_policy)
 
 
 def _threshold(model: keras.Model, data: TrainingData, cfg: TrainParams) -> float:
