@@ -50,6 +50,6 @@ def fresh_clone() -> Iterator[Path]:
 
 def import_from_clone(clone: Path) -> None:
     """The clone's package first on the import path, as project_env gives dvc, and this folder
-    off it: bottleneck.py here shares its name with the package pandas (under DVC) imports."""
+    off it, so no script here can shadow a package that Keras or pandas imports."""
     here = Path(__file__).resolve().parent
     sys.path[:] = [str(clone / "src"), *(p for p in sys.path if Path(p or ".").resolve() != here)]
