@@ -102,4 +102,5 @@ def write_report(report: Report, external_folder: str | None) -> None:
     wrong = int((report.test.y_pred != report.test.y_true).sum())
     save_png(mistakes_figure(report.mistakes, wrong), layout.MISTAKES_GALLERY)
     source = json.loads(layout.SOURCE_METRICS.read_text())
-    write_text(layout.MODEL_CARD, render(report, source, external_folder))
+    provenance = json.loads(layout.model_meta(layout.MODEL).read_text()).get("provenance")
+    write_text(layout.MODEL_CARD, render(report, source, external_folder, provenance))
