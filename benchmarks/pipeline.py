@@ -54,7 +54,8 @@ def precision_comparison(sample: Path, fairface: Path) -> None:
                 clone,
                 env,
             )  # fmt: skip
-        trained = json.loads((clone / "models/model.json").read_text())["training_precision"]
+        made = json.loads((clone / "models/model.json").read_text())["provenance"]
+        trained = made["mixed_precision"]
         print(f"{'train.mixed_precision':<24}{'seconds':>9}")
         for setting, value in seconds.items():
             print(f"{setting:<24}{value:9.1f}")

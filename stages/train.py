@@ -1,6 +1,7 @@
 """DVC stage `train`: data/shards -> models/model.keras (+ model.json), curves in metrics/train.
 
-A killed run resumes from its last completed epoch (data/train-backup); under
+A killed run resumes from its last completed epoch (data/train-backup) and ends on the same
+model and curves; models/model.json records what made the model (provenance.py); under
 MultiWorkerMirroredStrategy only the chief writes the model and the curves.
 """
 
@@ -8,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 from dvclive import Live
-from dvclive.keras import DVCLiveCallback
 
 from genderface import layout
 from genderface.devices import resolve_devices
@@ -16,7 +16,8 @@ from genderface.errors import run_main
 from genderface.input_pipeline import TrainingData
 from genderface.model import save_classifier
 from genderface.params import load_params
-from genderface.resume import Backup, fingerprint
+from genderface.provenance import provenance
+from genderface.resume import Backup, EpochCurves, fingerprint
 from genderface.training import train
 
 
@@ -34,9 +35,9 @@ def main() -> None:
             resume=backup.resuming,
         )
         with live:
-            classifier = train(params, data, [DVCLiveCallback(live=live)], backup, devices)
+            classifier = train(params, data, [EpochCurves(live=live)], backup, devices)
         if devices.is_chief:
-            save_classifier(classifier, layout.MODEL)
+            save_classifier(classifier, layout.MODEL, provenance(devices, params.train))
         backup.discard()
 
 

@@ -7,10 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-from genderface.devices import cpu_flags, float32_model, precision, resolve_policy
+from genderface.devices import cpu_flags, float32_model, precision, resolve_devices, resolve_policy
 from genderface.errors import GenderfaceError
 from genderface.model import build_model, head_of, load_classifier, save_classifier
 from genderface.params import parse_params
+from genderface.provenance import provenance
 
 from .conftest import demo_training_data, tiny_params_dict
 
@@ -99,11 +100,11 @@ def test_a_model_trained_under_mixed_bfloat16_is_saved_and_predicts_in_float32(t
     assert (fine_tune["block5_conv3"], fine_tune["probability"]) == ("bfloat16", "float32")
     assert keras.config.dtype_policy().name == "float32", "the global policy is restored"
 
-    save_classifier(classifier, tmp_path / "models" / "model.keras")
+    made = provenance(resolve_devices(params.train), params.train)
+    save_classifier(classifier, tmp_path / "models" / "model.keras", made)
     sidecar = json.loads((tmp_path / "models" / "model.json").read_text())
-    assert sidecar["training_precision"] == "mixed_bfloat16"
+    assert sidecar["provenance"]["mixed_precision"] == "mixed_bfloat16"
     loaded = load_classifier(tmp_path / "models" / "model.keras")
-    assert loaded.training_precision == "mixed_bfloat16"
     assert set(_compute_dtypes(loaded.model).values()) == {"float32"}
     assert head_of(loaded.model).get_layer("probability").compute_dtype == "float32"
     pixels = np.random.default_rng(1).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)

@@ -96,3 +96,27 @@ def test_card_shows_face_crops_and_performance_by_group():
     assert "| 70+ | 1 |" in card and "fewer than 3: not compared" in card
     gap = groups.gaps["age"]["accuracy"]
     assert f"accuracy {gap['gap']:.3f} ({gap['max']} against {gap['min']})" in card
+
+
+def test_card_states_what_made_the_model():
+    provenance = {
+        "versions": {"dvc": "3.1", "keras": "3.2", "python": "3.12.1", "tensorflow": "2.3"},
+        "devices": {"kind": "GPU", "count": 2},
+        "mixed_precision": "mixed_float16",
+        "xla": True,
+        "deterministic": False,
+    }
+    card = _render(Report(INFO, _evaluation(), [], None), None, 20, provenance)
+    assert "## How it was made" in card
+    for row in (
+        "| tensorflow version | 2.3 |",
+        "| keras version | 3.2 |",
+        "| dvc version | 3.1 |",
+        "| devices | 2 x GPU |",
+        "| mixed precision (dtype policy) | mixed_float16 |",
+        "| XLA (jit_compile) | on |",
+        "| TensorFlow op determinism | off |",
+    ):
+        assert row in card
+    assert "\n\n\n" not in render(Report(INFO, _evaluation(), [], None), None, 20, provenance)
+    assert "How it was made" not in _render(Report(INFO, _evaluation(), [], None), None, 20)

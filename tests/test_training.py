@@ -85,10 +85,10 @@ def test_a_backup_from_other_params_or_shards_is_discarded(tmp_path, tiny_params
     original = fingerprint(tiny_params, shards)
     backup = Backup(tmp_path / "backup", original)
     assert not backup.resuming
-    (tmp_path / "backup" / "head").mkdir()  # Keras' BackupAndRestore, mid phase 1
+    (tmp_path / "backup" / "head").mkdir()  # an EpochBackup snapshot, mid phase 1
     assert Backup(tmp_path / "backup", original).resuming, "a run killed in phase 1 resumes"
     (tmp_path / "backup" / "state.json").write_text(
-        json.dumps({"fingerprint": original, "head": 3})
+        json.dumps({"fingerprint": original, "head": {"epochs": 3, "seeds": []}})
     )
     assert Backup(tmp_path / "backup", original).done("head") == 3
     assert Backup(tmp_path / "backup", original).resuming

@@ -16,6 +16,7 @@ from genderface.augment import RandomAugment
 from genderface.errors import GenderfaceError
 from genderface.fsutil import atomic_path, write_json
 from genderface.layout import model_meta
+from genderface.model_file import save_for_inference
 from genderface.params import AugmentParams, ModelParams
 
 BASE_NAME = "vgg16"
@@ -170,29 +171,31 @@ def prepare_fine_tuning(model: keras.Model, blocks: int) -> None:
 class Classifier:
     """A trained model, its class names (index = label; the sigmoid scores class 1) and the
     decision threshold chosen on validation, so predict uses the operating point evaluate reports.
-    The model computes in float32; training_precision is the dtype policy it was trained under.
+    The model computes in float32 whatever policy trained it (provenance.py records which).
     """
 
     model: keras.Model
     classes: list[str]
     threshold: float
-    training_precision: str
 
     @property
     def image_size(self) -> int:
         return int(self.model.input_shape[1])
 
 
-def save_classifier(classifier: Classifier, model_path: Path) -> None:
-    """Write model.keras and its label sidecar model.json, each via a temporary name."""
+def save_classifier(
+    classifier: Classifier, model_path: Path, provenance: dict | None = None
+) -> None:
+    """Write model.keras (inference only, reproducible bytes: model_file.py) and its sidecar
+    model.json (labels, threshold, and what made it: provenance.py), each via a temporary name."""
     with atomic_path(model_path, suffix=".keras") as tmp:
-        classifier.model.save(tmp)
+        save_for_inference(classifier.model, tmp)
     write_json(
         model_meta(model_path),
         {
             "classes": classifier.classes,
             "threshold": classifier.threshold,
-            "training_precision": classifier.training_precision,
+            **({"provenance": provenance} if provenance else {}),
         },
     )
 
@@ -207,9 +210,8 @@ def load_classifier(model_path: Path) -> Classifier:
         model = keras.saving.load_model(model_path, compile=False)  # inference only
         meta = json.loads(sidecar.read_text())
         classes, threshold = meta["classes"], float(meta["threshold"])
-        training_precision = meta["training_precision"]
     except Exception as err:
         raise GenderfaceError(
             f"{model_path}: cannot load the model ({type(err).__name__}); rebuild it with dvc repro"
         ) from None
-    return Classifier(model, classes, threshold, training_precision)
+    return Classifier(model, classes, threshold)

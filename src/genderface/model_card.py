@@ -115,8 +115,25 @@ def _external(external: External | None, min_group: int) -> dict | None:
     )
 
 
-def render(report: Report, source: dict | None, min_group: int) -> str:
-    """The model card as Markdown. `source` is metrics/source.json (what the data was)."""
+def _provenance_table(provenance: dict) -> str:
+    """What made the model (models/model.json's provenance) as a two-column table."""
+    versions = provenance["versions"]
+    devices = provenance["devices"]
+    rows = [
+        *([f"{name} version", versions[name]] for name in sorted(versions)),
+        ["devices", f"{devices['count']} x {devices['kind']}"],
+        ["mixed precision (dtype policy)", provenance["mixed_precision"]],
+        ["XLA (jit_compile)", "on" if provenance["xla"] else "off"],
+        ["TensorFlow op determinism", "on" if provenance["deterministic"] else "off"],
+    ]
+    return _markdown(rows, ["trained with", "value"])
+
+
+def render(
+    report: Report, source: dict | None, min_group: int, provenance: dict | None = None
+) -> str:
+    """The model card as Markdown. `source` is metrics/source.json (what the data was);
+    `provenance` is what made the model, from models/model.json."""
     info = report.info
     train = info.counts["train"]
     total = sum(train.values())
@@ -138,4 +155,5 @@ def render(report: Report, source: dict | None, min_group: int) -> str:
         smallest_share=train[smallest] / total,
         test=_scores(report.test),
         external=_external(report.external, min_group),
+        provenance=provenance and _provenance_table(provenance),
     )

@@ -149,4 +149,5 @@ def write_report(report: Report, min_group: int) -> None:
     wrong = int((report.test.y_pred != report.test.y_true).sum())
     save_png(mistakes_figure(report.mistakes, wrong), layout.MISTAKES_GALLERY)
     source = json.loads(layout.SOURCE_METRICS.read_text())
-    write_text(layout.MODEL_CARD, render(report, source, min_group))
+    provenance = json.loads(layout.model_meta(layout.MODEL).read_text()).get("provenance")
+    write_text(layout.MODEL_CARD, render(report, source, min_group, provenance))
