@@ -24,17 +24,19 @@ def test_records_versions_devices_and_resolved_settings(tiny_params):
             "dvc": version("dvc"),
         },
         "devices": {"kind": "CPU", "count": 1},
-        "mixed_precision": "float32",  # auto, and no GPU here
+        "mixed_precision": devices.dtype_policy,  # what auto resolved to on this machine
         "xla": False,
         "deterministic": True,
     }
+    assert devices.dtype_policy in {"float32", "mixed_bfloat16"}  # auto on a CPU
     assert provenance(resolve_devices(cfg), cfg) == record, "the same machine, the same record"
     text = json.dumps(record)
     assert socket.gethostname() not in text
 
 
 def test_xla_is_what_took_effect_and_precision_the_policy(tiny_params):
-    forced = Devices(strategy=tf.distribute.get_strategy(), mixed_precision=True, jit_compile=True)
+    strategy = tf.distribute.get_strategy()
+    forced = Devices(strategy=strategy, dtype_policy="mixed_float16", jit_compile=True)
     deterministic = tiny_params.train
     fast = deterministic.model_copy(update={"deterministic": False})
     assert provenance(forced, deterministic)["xla"] is False, "Keras drops XLA under determinism"

@@ -68,11 +68,15 @@ def learning_rate(cfg: TrainParams, phase: str, steps_per_epoch: int) -> float |
 
 
 class LogLearningRate(keras.callbacks.Callback):
-    """Adds the optimizer's current learning rate to each epoch's logs (the DVCLive curve)."""
+    """Adds the learning rate each epoch started at to its logs (the DVCLive curve): the
+    schedule's value at the optimizer's step count, which a resumed run restores."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.rate = float(self.model.optimizer.learning_rate)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
-            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+            logs["learning_rate"] = self.rate
 
 
 @dataclass(frozen=True)
