@@ -206,9 +206,6 @@ def compare(
         elif output is CompareFormat.md:
             print(comparison.markdown(result), end="")
         else:
-            from rich.console import Console
-            from rich.table import Table
-
             table = Table(*comparison.header(result))
             for row in comparison.rows(result):
                 table.add_row(*row)
