@@ -88,6 +88,25 @@ def _fails_leaving_only_params(
             "params.yaml: train.epochs: Input should be greater than or equal to 1 (got -3)",
             id="out-of-range",
         ),
+        pytest.param(
+            {"data.source": "ftp://example/faces.zip"},
+            "params.yaml: data.source: Value error, expected demo, kaggle:<owner>/<slug>"
+            "[/versions/N], or path (with data.path naming the archive or folder, so DVC tracks "
+            "its content) (got 'ftp://example/faces.zip')",
+            id="unknown-source",
+        ),
+        pytest.param(
+            {"data.source": "path"},
+            "params.yaml: data: Value error, data.source is path: set data.path to the archive "
+            "or folder to read",
+            id="path-without-data-path",
+        ),
+        pytest.param(
+            {"model.weights_file": "vgg16.h5"},
+            "params.yaml: model: Value error, model.weights_file is read only when "
+            "model.weights is file; set that, or model.weights_file back to inputs/none",
+            id="weights-file-unused",
+        ),
     ],
 )
 @pytest.mark.parametrize("stage", ["download", "split"])
@@ -102,7 +121,7 @@ def test_params_yaml_that_is_not_yaml(project):
     _fails_leaving_only_params(project, "download", "params.yaml: not valid YAML")
 
 
-# data.source: archives and folders that cannot be used -----------------------------------------
+# data.path: archives and folders that cannot be used -----------------------------------------
 
 
 def _zip(archive: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
@@ -160,7 +179,6 @@ def _faces_tgz(archive: Path, inputs: Path) -> Path:
 FACE = b"\xff\xd8 not really a jpeg"
 BAD_SOURCES: dict[str, tuple[Callable[[Path], str], str]] = {
     "missing-path": (lambda d: str(d / "nope.zip"), "no such file or folder"),
-    "unknown-scheme": (lambda d: "ftp://example/faces.zip", "unknown scheme"),
     "not-an-archive": (lambda d: str(_text_file(d / "notes.txt")), "not a supported archive"),
     "no-class-folders": (
         lambda d: str(_zip(d / "flat.zip", {"man_1.jpg": FACE})),
@@ -234,9 +252,9 @@ def test_bad_data_source(tmp_path, project, case):
     inputs.mkdir()
     source = make(inputs)
     before = _files(tmp_path)
-    write_params(project, **{"data.source": source})
+    write_params(project, **{"data.source": "path", "data.path": source})
     result = run_stage("download", project)
-    message = f"data.source {source!r}: {expected}"
+    message = f"data.path {source!r}: {expected}"
     if case.startswith("truncated"):
         assert result.stderr.rstrip().endswith("check the archive is complete")
     assert_one_line_failure(result, message)
@@ -290,7 +308,7 @@ def test_kaggle_unreachable(tmp_path, project):
         project,
         "download",
         f"cannot reach Kaggle to download {KAGGLE_HANDLE!r} (ConnectionError); check the network, "
-        "or download the archive yourself and set data.source to its path",
+        "or download the archive yourself and set data.source to path and data.path to it",
         **_kaggle_env(tmp_path),
     )
 
@@ -364,7 +382,7 @@ def test_interrupted_download_restarts_cleanly(tmp_path, project):
         for i in range(3000):
             label = "man" if i % 3 else "woman"
             zf.writestr(f"faces/{label}/{label}_{i}.jpg", FACE + rng.bytes(16_000))
-    write_params(project, **{"data.source": str(archive)})
+    write_params(project, **{"data.source": "path", "data.path": str(archive)})
     raw = project / "data" / "raw"
     killed = subprocess.Popen(
         [sys.executable, str(REPO / "stages" / "download.py")],

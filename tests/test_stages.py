@@ -99,7 +99,7 @@ def test_evaluate_stage_with_a_missing_external_folder_writes_nothing(trained_mo
     assert result.returncode == 1
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
         "error: evaluate.external 'no/such/folder': no such folder; set it to a folder of "
-        '<class>/<images>, or to "" to turn it off'
+        "<class>/<images>, or to inputs/none to turn it off"
     ]
     assert not (tmp_path / "metrics/eval").exists()
     assert not (tmp_path / "models/MODEL_CARD.md").exists()

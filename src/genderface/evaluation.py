@@ -22,7 +22,7 @@ from genderface.folders import class_files
 from genderface.inference import Failure, outputs, score_files, whole_image
 from genderface.metrics import Scores, compute_metrics, confidence, most_confident_mistakes
 from genderface.model import Classifier, load_classifier
-from genderface.params import EvaluateParams
+from genderface.params import NO_INPUT, EvaluateParams
 from genderface.shards import Record, ShardInfo, records
 
 log = logging.getLogger("evaluate")
@@ -156,7 +156,7 @@ def folder_images(folder: Path, classes: list[str]) -> tuple[list[Path], list[in
     if not folder.is_dir():
         raise GenderfaceError(
             f"evaluate.external {str(folder)!r}: no such folder; set it to a folder of "
-            '<class>/<images>, or to "" to turn it off'
+            f"<class>/<images>, or to {NO_INPUT} to turn it off"
         )
     found = class_files(folder)
     if sorted(found) != sorted(classes):

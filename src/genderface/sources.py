@@ -1,8 +1,9 @@
 """Data sources: put a dataset laid out as faces/<class>/<image> into data/raw, whatever its origin.
 
 `data.source` selects one of: `demo` (synthetic, offline), `kaggle:<owner>/<slug>[/versions/N]`
-(via kagglehub), a local .zip / .tar.gz / .tgz / .tar archive, or a local directory. The result is
-staged in a hidden temporary folder beside the destination and renamed into place only when it is
+(via kagglehub), or `path`: the local .zip / .tar.gz / .tgz / .tar archive or directory named by
+`data.path` (params.DataParams.read hands `fetch` one of the three). The result is staged in a
+hidden temporary folder beside the destination and renamed into place only when it is
 complete, so a failure never leaves a partial data/raw.
 """
 
@@ -29,7 +30,7 @@ log = logging.getLogger("download")
 KAGGLE_PREFIX = "kaggle:"
 _KAGGLE_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+(/versions/\d+)?$")
 _ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
-_SOURCE_HELP = "use demo, kaggle:<owner>/<slug>[/versions/N], or a path to a .zip/.tar.gz or folder"
+_PATH_HELP = "set data.path to a .zip/.tar.gz/.tgz/.tar archive or a folder"
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ def fetch(source: str, demo: DemoParams, dest: Path) -> SourceSummary:
     return SourceSummary(source=source, resolved=resolved, counts=counts)
 
 
+def _named(source: str) -> str:
+    """The parameter holding the source, and its value, as messages name it."""
+    key = "data.source" if source.startswith(KAGGLE_PREFIX) else "data.path"
+    return f"{key} {source!r}"
+
+
 def _materialize(source: str, demo: DemoParams, staging: Path) -> str:
     """Fill staging/faces; return the source with a Kaggle version made explicit."""
     if source == "demo":
@@ -75,17 +82,15 @@ def _materialize(source: str, demo: DemoParams, staging: Path) -> str:
         _take_faces(downloaded, staging, source)
         version = re.search(r"versions/(\d+)", downloaded.as_posix())
         return f"{source.split('/versions/')[0]}/versions/{version[1]}" if version else source
-    if re.match(r"^[a-zA-Z][\w+.-]*:", source) and not Path(source).exists():
-        raise GenderfaceError(f"data.source {source!r}: unknown scheme; {_SOURCE_HELP}")
     path = Path(source).expanduser()
     if not path.exists():
-        raise GenderfaceError(f"data.source {source!r}: no such file or folder; {_SOURCE_HELP}")
+        raise GenderfaceError(f"{_named(source)}: no such file or folder; {_PATH_HELP}")
     if path.is_dir():
         log.info("source: folder %s", path)
         _take_faces(path, staging, source)
         return source
     if not path.name.lower().endswith(_ARCHIVE_SUFFIXES):
-        raise GenderfaceError(f"data.source {source!r}: not a supported archive; {_SOURCE_HELP}")
+        raise GenderfaceError(f"{_named(source)}: not a supported archive; {_PATH_HELP}")
     log.info("source: archive %s", path)
     extracted = staging / "extracted"
     _extract(path, extracted)
@@ -115,13 +120,13 @@ def find_faces_dir(root: Path, source: str) -> Path:
         classes = class_counts(candidate) if candidate.is_dir() else {}
         if len(classes) > 2:
             raise GenderfaceError(
-                f"data.source {source!r}: {FACES}/ has {len(classes)} class folders "
+                f"{_named(source)}: {FACES}/ has {len(classes)} class folders "
                 f"({', '.join(classes)}); the model is binary, keep exactly two"
             )
         if len(classes) == 2:
             return candidate
     raise GenderfaceError(
-        f"data.source {source!r}: no {FACES}/<class>/ folders with images inside; "
+        f"{_named(source)}: no {FACES}/<class>/ folders with images inside; "
         "lay it out like the Kaggle archive (faces/man/..., faces/woman/...)"
     )
 
@@ -151,12 +156,12 @@ def _extract(archive: Path, target: Path) -> None:
                 tf.extractall(target, members=progress, filter=_tar_filter)
     except tarfile.FilterError as err:
         raise GenderfaceError(
-            f"data.source {str(archive)!r}: member {err.tarinfo.name!r} points outside the "
+            f"data.path {str(archive)!r}: member {err.tarinfo.name!r} points outside the "
             "archive or is not a plain file; refusing"
         ) from None
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
         raise GenderfaceError(
-            f"data.source {str(archive)!r}: cannot extract ({err}); check the archive is complete"
+            f"data.path {str(archive)!r}: cannot extract ({err}); check the archive is complete"
         ) from None
 
 
@@ -172,12 +177,12 @@ def _check_member(archive: Path, target: Path, member: zipfile.ZipInfo) -> None:
     resolved = (target / name).resolve()
     if Path(name).is_absolute() or not resolved.is_relative_to(target.resolve()):
         raise GenderfaceError(
-            f"data.source {str(archive)!r}: member {name!r} points outside the archive; refusing"
+            f"data.path {str(archive)!r}: member {name!r} points outside the archive; refusing"
         )
     # zipfile would write a link's target path as the file's bytes: a fake image, not a link.
     if stat.S_ISLNK(member.external_attr >> 16):
         raise GenderfaceError(
-            f"data.source {str(archive)!r}: member {name!r} is a symbolic link; refusing"
+            f"data.path {str(archive)!r}: member {name!r} is a symbolic link; refusing"
         )
 
 
@@ -208,16 +213,17 @@ def _download_kaggle(handle: str) -> Path:
             ) from None
         raise GenderfaceError(
             f"Kaggle answered {status} for {handle!r}; try again later, or download the archive "
-            "yourself and set data.source to its path"
+            "yourself and set data.source to path and data.path to it"
         ) from None
     except requests.RequestException as err:
         raise GenderfaceError(
             f"cannot reach Kaggle to download {handle!r} ({type(err).__name__}); check the "
-            "network, or download the archive yourself and set data.source to its path"
+            "network, or download the archive yourself and set data.source to path and data.path "
+            "to it"
         ) from None
     except Exception as err:  # kagglehub's other failures: backend, corrupt download, env
         reason = str(err).splitlines()[0] if str(err) else ""
         raise GenderfaceError(
             f"Kaggle download of {handle!r} failed ({type(err).__name__}: {reason}); rerun, or "
-            "download the archive yourself and set data.source to its path"
+            "download the archive yourself and set data.source to path and data.path to it"
         ) from None
