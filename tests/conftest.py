@@ -90,6 +90,10 @@ class Project:
         """Run dvc repro; return the names of the stages that ran."""
         return re.findall(r"Running stage '(\w+)'", self.run("dvc", "repro"))
 
+    def changed(self) -> set[str]:
+        """Stage names `dvc status` reports as changed (each heads an unindented line)."""
+        return set(re.findall(r"^(\w+):$", self.run("dvc", "status"), re.MULTILINE))
+
     def json(self, path: str) -> dict:
         return json.loads((self.root / path).read_text())
 
