@@ -34,12 +34,11 @@ import yaml
 from fresh_clone import REPO, sample_parser, sample_path
 
 from genderface.images import load_rgb
-from genderface.input_pipeline import batched
+from genderface.input_pipeline import TrainingData, batched
 from genderface.model import augmentation
 from genderface.params import parse_params
 from genderface.preprocess import write_shards
 from genderface.split import split, usable_records
-from genderface.training import TrainingData
 from genderface.validate import check_files
 
 SIZE, BATCH = 150, 20

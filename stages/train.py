@@ -13,10 +13,11 @@ from dvclive.keras import DVCLiveCallback
 from genderface import layout
 from genderface.devices import resolve_devices
 from genderface.errors import run_main
+from genderface.input_pipeline import TrainingData
 from genderface.model import save_classifier
 from genderface.params import load_params
 from genderface.resume import Backup, fingerprint
-from genderface.training import TrainingData, train
+from genderface.training import train
 
 
 def main() -> None:

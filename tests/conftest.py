@@ -20,8 +20,8 @@ import yaml
 from markdown_it import MarkdownIt
 from PIL import Image
 
+from genderface.input_pipeline import TrainingData
 from genderface.params import Params, parse_params
-from genderface.training import TrainingData
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO.parent / "shared" / "data" / "genderface-sample.zip"

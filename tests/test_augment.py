@@ -51,7 +51,23 @@ def test_only_in_training_and_seeded():
     assert not np.allclose(first, pixels)
     again = RandomAugment(True, 0.1, 0.01, 0.2, 0.2, 0.1, seed=7)(pixels, training=True)
     np.testing.assert_array_equal(first, np.asarray(again))
-    assert first.min() >= 0 and first.max() <= 255  # nearest-edge fill: no black borders
+    drawn = RandomAugment(True, 0.1, 0.01, 0.2, 0.2, 0.1, seed=7).draw(6, 24, 24)
+    np.testing.assert_array_equal(first, np.asarray(augment_batch(pixels, *drawn)))
+
+
+def test_borders_repeat_the_edge_instead_of_turning_black():
+    # Large rotations, shifts and zoom-outs pull most border pixels from outside the image:
+    # nearest-edge fill keeps a uniform image uniform; a constant (zero) fill would darken them.
+    pixels = np.full((16, 32, 32, 3), 200.0, np.float32)
+    layer = RandomAugment(True, 0.25, 0.05, 0.5, 0.4, seed=5)
+    t = np.asarray(layer.draw(16, 32, 32)[0])[:, :6, None, None]  # what the call below draws
+    rows, cols = np.mgrid[0:32, 0:32]
+    x, y = t[:, 0] * cols + t[:, 1] * rows + t[:, 2], t[:, 3] * cols + t[:, 4] * rows + t[:, 5]
+    outside = (x < 0) | (x > 31) | (y < 0) | (y > 31)
+    assert outside[:, [0, -1]].mean() > 0.3 and outside[:, :, [0, -1]].mean() > 0.3
+    out = np.asarray(RandomAugment(True, 0.25, 0.05, 0.5, 0.4, seed=5)(pixels, training=True))
+    borders = np.concatenate([out[:, 0], out[:, -1], out[:, :, 0], out[:, :, -1]], axis=1)
+    np.testing.assert_allclose(borders, 200.0, atol=1e-3)
 
 
 @pytest.mark.parametrize("zoom", [0.0, 0.3])

@@ -16,8 +16,6 @@ from genderface.params import parse_params
 
 from .conftest import REPO, demo_training_data, free_ports, tiny_params_dict
 
-pytestmark = pytest.mark.slow
-
 
 def test_cpu_only_machine_trains_with_the_default_strategy_in_float32():
     params = parse_params(tiny_params_dict())
@@ -69,6 +67,7 @@ def _run(script: str, *args: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_mixed_precision_and_xla_train_on_cpu(tmp_path):
     report = _run(XLA, str(tmp_path))
     assert report == {
@@ -107,6 +106,7 @@ MIRRORED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     report = _run(MIRRORED, str(tmp_path))
     assert report["replicas"] == 2
@@ -114,6 +114,7 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     assert 0.0 <= report["threshold"] <= 1.0
 
 
+@pytest.mark.slow
 def test_multi_worker_training_with_two_local_workers(tmp_path):
     """Two `python stages/train.py` processes on 127.0.0.1 ports, as docs/training.md shows for a
     cluster: both train in lockstep, only the chief (worker 0) writes the model and curves."""

@@ -18,8 +18,6 @@ import pytest
 
 from .conftest import Project, doc_blocks, free_ports
 
-pytestmark = [pytest.mark.slow]
-
 SSHD = Path("/usr/sbin/sshd")
 DOC = "docs/remotes.md"
 SECTION = "Sharing data and models (DVC remotes)"
@@ -134,6 +132,7 @@ def ssh_server(tmp_path_factory):
         server.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_ssh_remote_round_trip_is_byte_identical(reproduced_project, ssh_server, tmp_path):
     project = Project(tmp_path / "project", template=reproduced_project)
     project.env["HOME"] = str(ssh_server.home)
@@ -147,6 +146,7 @@ def test_ssh_remote_round_trip_is_byte_identical(reproduced_project, ssh_server,
     assert len(stored) > 40
 
 
+@pytest.mark.slow
 def test_local_folder_remote_round_trip_is_byte_identical(reproduced_project, tmp_path):
     project = Project(tmp_path / "project", template=reproduced_project)
     store = tmp_path / "team" / "genderface-dvc"
@@ -156,6 +156,7 @@ def test_local_folder_remote_round_trip_is_byte_identical(reproduced_project, tm
     assert len([p for p in (store / "files" / "md5").rglob("*") if p.is_file()]) > 40
 
 
+@pytest.mark.slow
 def test_cloud_remotes_keep_credentials_out_of_git(reproduced_project, tmp_path):
     """s3:// is installed (dvc-s3) and configured offline; gs:// and azure:// name their plugin."""
     project = Project(tmp_path / "project", template=reproduced_project)
@@ -180,6 +181,7 @@ def test_cloud_remotes_keep_credentials_out_of_git(reproduced_project, tmp_path)
     assert "url = s3://my-bucket/genderface" in (project.root / ".dvc/config").read_text()
 
 
+@pytest.mark.slow
 def test_local_flag_keeps_a_personal_remote_out_of_git(reproduced_project, tmp_path):
     project = Project(tmp_path / "project", template=reproduced_project)
     project.shell(f"scripts/add-remote.sh --local mine {tmp_path / 'mine'}")

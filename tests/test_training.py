@@ -58,6 +58,7 @@ def test_training_logs_per_epoch_curves_with_dvclive(tmp_path, tiny_params):
     ), "cosine within each phase, from each phase's own rate"
 
 
+@pytest.mark.slow
 def test_same_params_and_data_give_identical_test_metrics(tmp_path, tiny_params):
     """Seeds from params plus op determinism: two trainings score the test split identically."""
     from genderface.evaluation import evaluate_test

@@ -1,16 +1,21 @@
 """Random augmentation as ONE affine resampling plus contrast per image, inside the Keras model.
 
 Keras' RandomFlip, RandomRotation, RandomZoom, RandomTranslation and RandomShear each resample
-the whole batch: four to five bilinear passes, each blurring the image a little more and each
-costing about as much as decoding it (measured ~500 img/s for the stack at 150 px on 2 cores).
+the whole batch, one bilinear pass per transform, each blurring the image a little more.
 ImageDataGenerator, the original project's augmenter, composes one matrix per image instead.
 This layer does the same: flip, shear, zoom, rotation and translation are folded into a single
 transform, and the resampling and RandomContrast's adjustment run as one XLA-compiled function
 (coordinates, four gathers, the bilinear blend and the contrast fused into one loop). The
 resampling matches keras.ops.image.affine_transform (bilinear, nearest-edge fill) and the
-contrast matches keras.layers.RandomContrast (tests/test_augment.py compares them); together
-they ran about 3x faster than those two in a one-off measurement at 150 px on 2 cores
-(benchmarks/input_pipeline.py measures this layer, not the stock ones).
+contrast matches keras.layers.RandomContrast (tests/test_augment.py compares them).
+
+Why not those two in keras.ops, which would run on any Keras backend: on TensorFlow,
+affine_transform is the ImageProjectiveTransformV3 kernel, which XLA cannot compile (fit with
+train.xla on fails on it), and without XLA it is slower. `python benchmarks/augment.py` times
+both on the same batches and transforms (docs/performance.md quotes a run): on 2 cores this
+function handled 1.8-3.7x (64 px) and 2.2-4.2x (150 px) the images per second of the fastest
+keras.ops variant over six runs. The price: training with this layer needs the TensorFlow
+backend (outside training it returns its input and runs no TensorFlow op).
 """
 
 import math
@@ -56,8 +61,14 @@ class RandomAugment(keras.layers.Layer):
         if not training:
             return images
         shape = ops.shape(images)
-        batch = shape[0]
-        height, width = ops.cast(shape[1], "float32"), ops.cast(shape[2], "float32")
+        return augment_batch(images, *self.draw(shape[0], shape[1], shape[2]))
+
+    def draw(
+        self, batch: int, height: int, width: int
+    ) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+        """The next random (transforms, contrast factors) for a batch of height x width images:
+        what call applies, drawn separately so benchmarks/augment.py can feed other samplers."""
+        height, width = ops.cast(height, "float32"), ops.cast(width, "float32")
         flip = (
             ops.where(keras.random.uniform((batch,), seed=self.seed_generator) < 0.5, -1.0, 1.0)
             if self.flip
@@ -76,7 +87,7 @@ class RandomAugment(keras.layers.Layer):
         m10 = scale * flip * sin
         m11 = scale * (sin * shear_x + cos * shear_y)
         cx, cy = (width - 1) / 2, (height - 1) / 2
-        transform = ops.stack(
+        transforms = ops.stack(
             [
                 m00,
                 m01,
@@ -89,8 +100,7 @@ class RandomAugment(keras.layers.Layer):
             ],
             axis=1,
         )
-        contrast = 1.0 + self._uniform(batch, self.contrast)
-        return augment_batch(images, transform, contrast)
+        return transforms, 1.0 + self._uniform(batch, self.contrast)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape

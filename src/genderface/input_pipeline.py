@@ -1,5 +1,6 @@
 """tf.data input pipeline over the preprocessed TFRecord shards."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import tensorflow as tf
@@ -40,3 +41,21 @@ def batched(
         lambda images, labels: (tf.cast(images, tf.float32), labels), num_parallel_calls=AUTOTUNE
     )
     return dataset.prefetch(AUTOTUNE)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Train and validation splits, decoded once and cached in memory as uint8."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    info: ShardInfo
+
+    @classmethod
+    def from_shards(cls, shards_dir: Path) -> "TrainingData":
+        info = ShardInfo.read(shards_dir)
+        return cls(
+            train=load_split(shards_dir, "train", info).cache(),
+            validation=load_split(shards_dir, "validation", info).cache(),
+            info=info,
+        )

@@ -2,15 +2,14 @@
 
 Phase 1 trains only the head. Without augmentation its input never changes, so the frozen base's
 features are computed once per split (the bottleneck cache) and the head trains on them, which
-makes a phase-1 epoch far cheaper than a pass through VGG16 (benchmarks/bottleneck.py). Phase 2
-unfreezes `train.fine_tune_blocks` conv blocks at a lower learning rate, with augmentation.
+makes a phase-1 epoch far cheaper than a pass through VGG16 (benchmarks/bottleneck_cache.py).
+Phase 2 unfreezes `train.fine_tune_blocks` conv blocks at a lower learning rate, with augmentation.
 Each phase stops early on validation loss and keeps its best weights; the resume state
 (resume.py) lets a killed run continue from its last completed epoch.
 """
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -20,7 +19,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from genderface.decision import choose_threshold
 from genderface.devices import Devices, precision, resolve_devices
 from genderface.inference import labelled_outputs
-from genderface.input_pipeline import batched, load_split
+from genderface.input_pipeline import TrainingData, batched
 from genderface.model import (
     Classifier,
     build_model,
@@ -30,7 +29,6 @@ from genderface.model import (
 )
 from genderface.params import Params, TrainParams
 from genderface.resume import PHASES, Backup
-from genderface.shards import ShardInfo
 
 log = logging.getLogger("train")
 
@@ -39,24 +37,6 @@ OPTIMIZERS = {
     "sgd": keras.optimizers.SGD,
     "rmsprop": keras.optimizers.RMSprop,
 }
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """Train and validation splits, decoded once and cached in memory as uint8."""
-
-    train: tf.data.Dataset
-    validation: tf.data.Dataset
-    info: ShardInfo
-
-    @classmethod
-    def from_shards(cls, shards_dir: Path) -> "TrainingData":
-        info = ShardInfo.read(shards_dir)
-        return cls(
-            train=load_split(shards_dir, "train", info).cache(),
-            validation=load_split(shards_dir, "validation", info).cache(),
-            info=info,
-        )
 
 
 def class_weights(classes: list[str], counts: dict[str, int], mode: str) -> dict[int, float] | None:

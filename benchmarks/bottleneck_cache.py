@@ -1,6 +1,7 @@
 """Phase-1 epoch time with the bottleneck cache against recomputing the frozen VGG16 every epoch.
 
-    python benchmarks/bottleneck.py [--sample ../shared/data/genderface-sample.zip] [--size 150]
+    python benchmarks/bottleneck_cache.py [--sample ../shared/data/genderface-sample.zip]
+                                          [--size 150]
 
 On a fresh clone of this repository, `dvc repro preprocess` turns the real 3,000-image sample
 into shards at --size pixels; then the project's own `training.train` runs phase 1 twice with the
@@ -46,8 +47,9 @@ def main() -> None:
     sample = sample_path(args)
     with fresh_clone() as clone:
         sys.path.insert(0, str(clone / "src"))  # the clone's package, as project_env gives dvc
+        from genderface.input_pipeline import TrainingData
         from genderface.params import parse_params
-        from genderface.training import TrainingData, train
+        from genderface.training import train
 
         raw = yaml.safe_load((clone / "params.yaml").read_text())
         raw["data"].update(source=str(sample), image_size=args.size)
