@@ -5,6 +5,7 @@ a non-zero exit, no traceback (unless asked for with --verbose), and no partial 
 half-written in the project, nothing written outside it, no `.*.tmp-*` leftovers.
 """
 
+import contextlib
 import hashlib
 import http.server
 import io
@@ -12,6 +13,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -327,6 +329,61 @@ def test_kaggle_http_errors(tmp_path, project, status, message):
     with _kaggle_answering(status) as seen:
         _fails_leaving_only_params(project, "download", message, **_kaggle_env(tmp_path))
     assert seen == ["/api/v1/datasets.DatasetApiService/GetDataset"]
+
+
+@contextmanager
+def _kaggle_silent() -> Iterator[list[socket.socket]]:
+    """A loopback server where kagglesdk's TEST environment looks: it accepts every connection
+    and never answers (the stalled network kagglesdk would wait on for ever)."""
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+    with socket.create_server(("127.0.0.1", KAGGLE_TEST_PORT)) as server:
+        server.settimeout(0.1)
+
+        def accept() -> None:
+            while not stop.is_set() and len(accepted) < 16:
+                with contextlib.suppress(TimeoutError):
+                    accepted.append(server.accept()[0])
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            yield accepted
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+            for conn in accepted:
+                conn.close()
+
+
+def test_kaggle_that_never_answers_fails_within_the_timeout(tmp_path, project):
+    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    env = _kaggle_env(tmp_path) | {"GENDERFACE_KAGGLE_TIMEOUT": "2"}
+    with _kaggle_silent() as accepted:
+        started = time.monotonic()
+        _fails_leaving_only_params(
+            project,
+            "download",
+            f"Kaggle did not answer within 2 s while downloading {KAGGLE_HANDLE!r} (ReadTimeout); "
+            "check the network and rerun, set GENDERFACE_KAGGLE_TIMEOUT to wait longer, or "
+            "download the archive yourself and set data.source to path and data.path to it",
+            **env,
+        )
+        elapsed = time.monotonic() - started
+    assert len(accepted) == 1  # it connected, sent its request, and waited the 2 s
+    assert 2 <= elapsed < 30  # the wait, plus the stage's start-up (no TensorFlow)
+
+
+def test_kaggle_timeout_that_is_not_a_number(tmp_path, project):
+    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    env = _kaggle_env(tmp_path) | {"GENDERFACE_KAGGLE_TIMEOUT": "soon"}
+    _fails_leaving_only_params(
+        project,
+        "download",
+        "GENDERFACE_KAGGLE_TIMEOUT='soon': expected a number of seconds above 0; unset it for "
+        "the default 60",
+        **env,
+    )
 
 
 def test_verbose_adds_the_traceback_and_keeps_the_line(tmp_path, project):
