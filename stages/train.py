@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 
 from dvclive import Live
-from dvclive.keras import DVCLiveCallback
 
 from genderface import layout
 from genderface.devices import resolve_devices
@@ -21,6 +20,9 @@ from genderface.training import train
 
 
 def main() -> None:
+    # Here, not at the top: it imports TensorFlow, which must come after genderface (quiet.py).
+    from dvclive.keras import DVCLiveCallback
+
     params = load_params()
     devices = resolve_devices(params.train)  # first: a cluster must be joined before any TF op
     data = TrainingData.from_shards(layout.SHARDS_DIR)
