@@ -3,9 +3,9 @@
     python benchmarks/pipeline.py [--sample ../shared/data/genderface-sample.zip]
 
 Measures, in one run: `dvc repro` of the committed (demo) params, a second `dvc repro` that must
-find nothing to do, and `dvc exp run -S data.source=<sample>` on the real 3,000-image sample with
-the committed params otherwise. Prints wall times against the targets and the sample's scores.
-Run it from the project's virtual environment (`make setup`).
+find nothing to do, and `dvc exp run -S data.source=path -S data.path=<sample>` on the real
+3,000-image sample with the committed params otherwise. Prints wall times against the targets
+and the sample's scores. Run it from the project's virtual environment (`make setup`).
 """
 
 import json
@@ -28,7 +28,9 @@ def main() -> None:
         env = project_env(clone)
         demo = timed(["dvc", "repro"], clone, env)
         noop = timed(["dvc", "repro"], clone, env)
-        real = timed(["dvc", "exp", "run", "-S", f"data.source={sample}"], clone, env)
+        real = timed(
+            ["dvc", "exp", "run", "-S", "data.source=path", "-S", f"data.path={sample}"], clone, env
+        )
         test = json.loads((clone / "metrics/eval/metrics.json").read_text())["test"]
         classes = json.loads((clone / "models/model.json").read_text())["classes"]
         curve = (clone / "metrics/train/plots/metrics/eval/auc.tsv").read_text().splitlines()
