@@ -46,3 +46,10 @@ def fresh_clone() -> Iterator[Path]:
         clone = Path(tmp) / "genderface"
         subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
         yield clone
+
+
+def import_from_clone(clone: Path) -> None:
+    """The clone's package first on the import path, as project_env gives dvc, and this folder
+    off it, so no script here can shadow a package that Keras or pandas imports."""
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [str(clone / "src"), *(p for p in sys.path if Path(p or ".").resolve() != here)]

@@ -34,7 +34,7 @@ import yaml
 from fresh_clone import REPO, sample_parser, sample_path
 
 from genderface.images import load_rgb
-from genderface.input_pipeline import TrainingData, batched
+from genderface.input_pipeline import TrainingData, shuffled_epochs, steps_per_epoch
 from genderface.model import augmentation
 from genderface.params import parse_params
 from genderface.preprocess import write_shards
@@ -79,12 +79,16 @@ def project(shards: Path, params_dict: dict) -> Iterator[float]:
     and compiles, later ones are what every other epoch of training costs."""
     params = parse_params(params_dict)
     data = TrainingData.from_shards(shards)
-    train = batched(data.train, params.train.batch_size, params.train.seed)  # as training does
+    batch = params.train.batch_size
+    steps = steps_per_epoch(data.train, batch)
+    # as training does: one stream of epochs, each reshuffled
+    train = iter(shuffled_epochs(data.train, batch, params.train.seed, 0, 1_000_000))
     augment = augmentation(params.train.augment, params.train.seed)
     step = tf.function(lambda images: augment(images, training=True))
     while True:
         start, seen = time.perf_counter(), 0
-        for images, _labels in train:
+        for _ in range(steps):
+            images, _labels = next(train)
             seen += int(step(images).shape[0])
         yield seen / (time.perf_counter() - start)
 

@@ -1,19 +1,30 @@
 """Time the pipeline as a user meets it, on a fresh clone of this repository.
 
-    python benchmarks/pipeline.py [--sample ../shared/data/genderface-sample.zip]
+    python benchmarks/pipeline.py [--sample ../shared/data/genderface-sample.zip] [--precision]
 
 Measures, in one run: `dvc repro` of the committed (demo) params, a second `dvc repro` that must
 find nothing to do, and `dvc exp run -S data.source=path -S data.path=<sample>` on the real
 3,000-image sample with the committed params otherwise. Prints wall times against the targets
-and the sample's scores. Run it from the project's virtual environment (`make setup`).
+and the sample's scores.
+
+With --precision: the sample end to end twice in one fresh clone, every stage run each time
+(`dvc exp run -f`), once with `train.mixed_precision=float32` and once with `auto`
+(mixed_bfloat16 on a CPU with native bfloat16), fairface-540 scored as the external folder
+through the face crop. Prints both wall times and their ratio, `genderface compare float32 auto`
+(both runs' test scores, the paired difference and McNemar's exact test), and the auto model's
+external scores by group from its model card.
+Run it from the project's virtual environment (`make setup`).
 """
 
 import json
 import subprocess
+import sys
+import tempfile
 import time
+import zipfile
 from pathlib import Path
 
-from fresh_clone import fresh_clone, project_env, sample_parser, sample_path
+from fresh_clone import REPO, fresh_clone, project_env, sample_parser, sample_path
 
 
 def timed(args: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -22,8 +33,54 @@ def timed(args: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def precision_comparison(sample: Path, fairface: Path) -> None:
+    """float32 against auto: the sample end to end twice in one fresh clone (`dvc exp run -f`,
+    every stage run each time), fairface-540 as the external folder through the face crop; then
+    `genderface compare` on the two experiments and the auto run's scores by group."""
+    with fresh_clone() as clone, tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(fairface) as zf:
+            zf.extractall(tmp)
+        env = project_env(clone)
+        seconds = {}
+        for setting in ("float32", "auto"):
+            print(f"sample end to end, train.mixed_precision={setting} ...", flush=True)
+            seconds[setting] = timed(
+                [
+                    "dvc", "exp", "run", "-f", "-n", setting,
+                    "-S", "data.source=path", "-S", f"data.path={sample}",
+                    "-S", f"train.mixed_precision={setting}",
+                    "-S", f"evaluate.external={Path(tmp) / 'fairface-540'}",
+                    "-S", "evaluate.crop_face=true",
+                ],
+                clone,
+                env,
+            )  # fmt: skip
+        made = json.loads((clone / "models/model.json").read_text())["provenance"]
+        trained = made["mixed_precision"]
+        print(f"{'train.mixed_precision':<24}{'seconds':>9}")
+        for setting, value in seconds.items():
+            print(f"{setting:<24}{value:9.1f}")
+        ratio = seconds["float32"] / seconds["auto"]
+        print(f"auto trained under {trained}; wall-time ratio float32 / auto: {ratio:.2f}x")
+        compare = [str(Path(sys.executable).with_name("genderface")), "compare", "float32", "auto"]
+        print(subprocess.run(compare, cwd=clone, env=env, capture_output=True, text=True).stdout)
+        card = (clone / "models/MODEL_CARD.md").read_text()
+        print(card[card.index("## External folder") : card.index("## Intended use")])
+
+
 def main() -> None:
-    sample = sample_path(sample_parser(__doc__.splitlines()[0]).parse_args())
+    parser = sample_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--precision", action="store_true", help="the sample end to end in float32 and in auto"
+    )
+    parser.add_argument(
+        "--fairface", type=Path, default=REPO.parent / "shared/data/fairface-540.zip"
+    )
+    args = parser.parse_args()
+    sample = sample_path(args)
+    if args.precision:
+        precision_comparison(sample, args.fairface.resolve())
+        return
     with fresh_clone() as clone:
         env = project_env(clone)
         demo = timed(["dvc", "repro"], clone, env)

@@ -11,7 +11,7 @@ from genderface.reporting import write_report
 def main() -> None:
     params = load_params().evaluate
     report = run_evaluation(params, layout.SHARDS_DIR, layout.MODEL)
-    write_report(report, params.external)
+    write_report(report, params.min_group)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """DVC stage `train`: data/shards -> models/model.keras (+ model.json), curves in metrics/train.
 
-A killed run resumes from its last completed epoch (data/train-backup); under
+A killed run resumes from its last completed epoch (data/train-backup) and ends on the same
+model and curves; models/model.json records what made the model (provenance.py); under
 MultiWorkerMirroredStrategy only the chief writes the model and the curves.
 """
 
@@ -15,14 +16,12 @@ from genderface.errors import run_main
 from genderface.input_pipeline import TrainingData
 from genderface.model import save_classifier
 from genderface.params import load_params
-from genderface.resume import Backup, fingerprint
+from genderface.provenance import provenance
+from genderface.resume import Backup, EpochCurves, fingerprint
 from genderface.training import train
 
 
 def main() -> None:
-    # Here, not at the top: it imports TensorFlow, which must come after genderface (quiet.py).
-    from dvclive.keras import DVCLiveCallback
-
     params = load_params()
     devices = resolve_devices(params.train)  # first: a cluster must be joined before any TF op
     data = TrainingData.from_shards(layout.SHARDS_DIR)
@@ -36,9 +35,9 @@ def main() -> None:
             resume=backup.resuming,
         )
         with live:
-            classifier = train(params, data, [DVCLiveCallback(live=live)], backup, devices)
+            classifier = train(params, data, [EpochCurves(live=live)], backup, devices)
         if devices.is_chief:
-            save_classifier(classifier, layout.MODEL)
+            save_classifier(classifier, layout.MODEL, provenance(devices, params.train))
         backup.discard()
 
 

@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 from PIL import Image
 
 from genderface.input_pipeline import TrainingData
-from genderface.params import Params, parse_params
+from genderface.params import EvaluateParams, Params, parse_params
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO.parent / "shared" / "data" / "genderface-sample.zip"
@@ -187,6 +187,11 @@ def run_stage(name: str, cwd: Path, *args: str, **kwargs) -> subprocess.Complete
         timeout=300,
         **kwargs,
     )
+
+
+def evaluate_params(**overrides: object) -> EvaluateParams:
+    """The project's evaluate params with some keys replaced (batch_size=4, ...)."""
+    return parse_params(tiny_params_dict()).evaluate.model_copy(update=overrides)
 
 
 @pytest.fixture

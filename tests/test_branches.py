@@ -58,6 +58,21 @@ def test_plots_diff_writes_one_html_page_with_both_revisions(branched):
         assert title in html
 
 
+def test_compare_pairs_the_branch_with_main_image_by_image(branched):
+    project, outputs = branched
+    assert "images both scored, 95% level)." in outputs["genderface compare main"]
+    result = json.loads(project.run("genderface", "compare", "main", "--format", "json"))
+    main_scores = json.loads(project.run("git", "show", "main:metrics/eval/metrics.json"))["test"]
+    branch_scores = project.json("metrics/eval/metrics.json")["test"]
+    assert result["images"] == main_scores["images"] == branch_scores["images"]
+    assert result["a"]["left_out"] == result["b"]["left_out"] == 0  # the same test split
+    for metric in ("accuracy", "balanced_accuracy"):
+        scores = result["metrics"][metric]
+        assert scores["a"] == pytest.approx(main_scores[metric])
+        assert scores["b"] == pytest.approx(branch_scores[metric])
+        assert scores["difference"]["estimate"] == pytest.approx(scores["b"] - scores["a"])
+
+
 def test_github_workflow_report_step_on_the_branch(branched):
     project, _outputs = branched
     steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["metrics-diff"]["steps"]
@@ -66,3 +81,6 @@ def test_github_workflow_report_step_on_the_branch(branched):
     text = (project.root / "report.md").read_text()
     assert "| Path" in text and "train.learning_rate" in text and "0.0001" in text
     assert "test.log_loss" in text and "metrics/eval/metrics.json" in text
+    compared = project.run("genderface", "compare", "main", "HEAD", "--format", "md")
+    assert text.endswith(f"`genderface compare main HEAD`\n{compared}")
+    assert "| metric | A (main) | B (HEAD) | B - A | 95% interval | p |" in compared

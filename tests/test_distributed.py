@@ -11,17 +11,18 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from genderface.devices import resolve_devices
+from genderface.devices import cpu_flags, resolve_devices, resolve_policy
 from genderface.params import parse_params
 
 from .conftest import REPO, demo_training_data, free_ports, tiny_params_dict
 
 
-def test_cpu_only_machine_trains_with_the_default_strategy_in_float32():
+def test_cpu_only_machine_trains_with_the_default_strategy_and_its_cpus_precision():
     params = parse_params(tiny_params_dict())
     devices = resolve_devices(params.train)
     assert devices.strategy is tf.distribute.get_strategy()
-    assert (devices.mixed_precision, devices.jit_compile, devices.is_chief) == (False, False, True)
+    assert devices.dtype_policy == resolve_policy("auto", False, cpu_flags())
+    assert (devices.jit_compile, devices.is_chief) == (False, True)
 
 
 XLA = textwrap.dedent(
@@ -35,17 +36,22 @@ XLA = textwrap.dedent(
     from genderface.training import train
     from tests.conftest import demo_training_data, tiny_params_dict
 
-    switches = {"train.mixed_precision": True, "train.xla": True, "train.deterministic": False}
+    switches = {
+        "train.mixed_precision": "mixed_float16", "train.xla": True, "train.deterministic": False
+    }
     params = parse_params(tiny_params_dict(**switches))
     devices = resolve_devices(params.train)
     warnings.simplefilter("error", UserWarning)  # Keras warns when it drops jit_compile
-    classifier = train(params, demo_training_data(Path(sys.argv[1]), params), [], devices=devices)
-    head = classifier.model.get_layer("head")
+    fitted = []
+    probe = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: fitted.append(probe.model))
+    classifier = train(
+        params, demo_training_data(Path(sys.argv[1]), params), [probe], devices=devices
+    )
     out = classifier.model.predict_on_batch(np.full((2, 32, 32, 3), 90, np.float32))
     print(json.dumps({
-        "switches": [devices.mixed_precision, devices.jit_compile],
-        "jit_compile": classifier.model.jit_compile,
-        "dense": head.get_layer("head_dense").compute_dtype,
+        "switches": [devices.dtype_policy, devices.jit_compile],
+        "jit_compile": fitted[-1].jit_compile,
+        "dense": fitted[-1].get_layer("head").get_layer("head_dense").compute_dtype,
         "output": str(out.dtype),
         "finite": bool(np.isfinite(out).all()),
         "policy": keras.config.dtype_policy().name,
@@ -71,7 +77,7 @@ def _run(script: str, *args: str) -> dict:
 def test_mixed_precision_and_xla_train_on_cpu(tmp_path):
     report = _run(XLA, str(tmp_path))
     assert report == {
-        "switches": [True, True],
+        "switches": ["mixed_float16", True],
         "jit_compile": True,
         "dense": "float16",
         "output": "float32",
@@ -94,7 +100,7 @@ MIRRORED = textwrap.dedent(
 
     params = parse_params(tiny_params_dict())
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    devices = Devices(strategy, mixed_precision=False, jit_compile=False)
+    devices = Devices(strategy, dtype_policy="float32", jit_compile=False)
     classifier = train(params, demo_training_data(Path(sys.argv[1]), params), [], devices=devices)
     kernel = classifier.model.get_layer("head").get_layer("head_dense").kernel
     print(json.dumps({

@@ -5,20 +5,17 @@ import numpy as np
 import pytest
 
 from genderface.errors import GenderfaceError
-from genderface.evaluation import (
-    PREDICTION_COLUMNS,
-    Evaluation,
-    collect_mistakes,
-    evaluate_folder,
-    evaluate_test,
-)
+from genderface.evaluation import collect_mistakes, evaluate_test
+from genderface.external import evaluate_folder
 from genderface.images import load_rgb
 from genderface.input_pipeline import load_split
+from genderface.layout import PREDICTION_COLUMNS
 from genderface.metrics import most_confident_mistakes
 from genderface.model import load_classifier
+from genderface.scoring import Evaluation
 from genderface.shards import ShardInfo
 
-from .conftest import image_bytes
+from .conftest import evaluate_params, image_bytes
 
 CLASSES = ["man", "woman"]
 
@@ -27,7 +24,7 @@ def test_evaluate_refuses_a_model_that_does_not_match_the_shards(trained_model, 
     classifier = load_classifier(trained_model)
     other = ShardInfo(image_size=64, classes=["man", "woman"], counts={})
     with pytest.raises(GenderfaceError, match=r"does not match the shards .* 64 px"):
-        evaluate_test(classifier, tmp_path, other, batch_size=4, bins=10)
+        evaluate_test(classifier, tmp_path, other, evaluate_params())
 
 
 def test_evaluate_scores_the_test_split_against_the_training_majority(
@@ -37,7 +34,7 @@ def test_evaluate_scores_the_test_split_against_the_training_majority(
     shards, info = _shards(tmp_path)
     classifier = load_classifier(trained_model)
     with caplog.at_level(logging.INFO, logger="evaluate"):
-        result = evaluate_test(classifier, shards, info, batch_size=3, bins=10)
+        result = evaluate_test(classifier, shards, info, evaluate_params(batch_size=3))
     assert sorted(result.y_true.tolist()) == [0, 0, 0, 1]
     in_load_order = list(load_split(shards, "test", info).as_numpy_iterator())
     assert result.y_true.tolist() == [int(label) for _, label in in_load_order]
@@ -115,7 +112,9 @@ def _external(root, man=3, woman=2):
 def test_evaluate_folder_scores_an_external_set_at_the_models_threshold(trained_model, tmp_path):
     classifier = load_classifier(trained_model)
     info = ShardInfo(32, ["man", "woman"], {"train": {"man": 5, "woman": 3}})
-    result = evaluate_folder(classifier, _external(tmp_path / "ext"), info, 2, bins=5)
+    params = evaluate_params(batch_size=2, calibration_bins=5)
+    result, faces = evaluate_folder(classifier, _external(tmp_path / "ext"), info, params)
+    assert faces == [None] * 5  # whole images: no face finder ran
     assert result.scores["images"] == 5
     assert result.scores["skipped"] == 1
     assert result.scores["threshold"] == classifier.threshold
@@ -147,4 +146,4 @@ def test_evaluate_folder_bad_layouts(trained_model, tmp_path, layout, message):
         (folder / name / "x.txt").write_text("not an image")
     info = ShardInfo(32, ["man", "woman"], {"train": {"man": 5, "woman": 3}})
     with pytest.raises(GenderfaceError, match=f"evaluate.external '{folder}': {message}"):
-        evaluate_folder(load_classifier(trained_model), folder, info, 2, bins=5)
+        evaluate_folder(load_classifier(trained_model), folder, info, evaluate_params())

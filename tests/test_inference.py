@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from genderface.evaluation import evaluate_folder
+from genderface.external import evaluate_folder
 from genderface.inference import Failure, Scored, score_files
 from genderface.model import load_classifier
 from genderface.shards import ShardInfo
 
-from .conftest import REPO, image_bytes
+from .conftest import REPO, evaluate_params, image_bytes
 
 PREDICT_METHODS = {"predict", "predict_on_batch", "predict_step"}
 
@@ -55,7 +55,7 @@ def test_external_evaluation_and_predict_give_bit_identical_probabilities(traine
     folder = _folder(tmp_path / "external")
     classifier = load_classifier(trained_model)
     info = ShardInfo(classifier.image_size, classifier.classes, {"train": {"man": 2, "woman": 1}})
-    evaluated = evaluate_folder(classifier, folder, info, batch_size=4, bins=5)
+    evaluated, _ = evaluate_folder(classifier, folder, info, evaluate_params(batch_size=4))
     exe = Path(sys.executable).with_name("genderface")
     command = [str(exe), "predict", "--model", str(trained_model), "--format", "json"]
     run = subprocess.run(

@@ -98,7 +98,7 @@ def test_prepare_fine_tuning(tiny_params, blocks, expected):
 def test_mixed_precision_keeps_a_float32_output(tiny_params):
     from genderface.devices import precision
 
-    with precision(mixed=True):
+    with precision("mixed_float16"):
         model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
     assert keras.config.dtype_policy().name == "float32", "the global policy is restored"
     assert head_of(model).get_layer("head_dense").compute_dtype == "float16"

@@ -2,10 +2,13 @@ import re
 
 import numpy as np
 
-from genderface.evaluation import Evaluation, Report
+from genderface.evaluation import Report
+from genderface.external import External
 from genderface.metrics import compute_metrics
 from genderface.model_card import render
+from genderface.scoring import Evaluation
 from genderface.shards import ShardInfo
+from genderface.stats import bootstrap_scores, group_scores
 
 CLASSES = ["man", "woman"]
 INFO = ShardInfo(
@@ -23,6 +26,8 @@ def _evaluation(threshold: float = 0.42) -> Evaluation:
     y_true = np.array([0] * 6 + [1] * 4)
     y_prob = np.array([0.1, 0.2, 0.3, 0.5, 0.6, 0.2, 0.9, 0.8, 0.4, 0.7])
     scores = compute_metrics(y_true, y_prob, threshold, CLASSES, majority=0, bins=10)
+    for metric, interval in bootstrap_scores(y_true, y_prob, threshold, 200, seed=0).items():
+        scores[f"{metric}_ci"] = {"low": interval.low, "high": interval.high}
     files = [f"{i}.jpg" for i in range(10)]
     return Evaluation(scores, CLASSES, threshold, files, files, y_true, y_prob, bins=10)
 
@@ -35,7 +40,7 @@ def _render(*args: object) -> str:
 def test_card_states_data_scores_threshold_and_limits():
     test = _evaluation()
     card = _render(
-        Report(INFO, test, [], None), {"source": "faces.zip", "resolved": "faces.zip"}, ""
+        Report(INFO, test, [], None), {"source": "faces.zip", "resolved": "faces.zip"}, 20
     )
     assert "| train | 70 | 30 | 100 | 70.0% |" in card
     assert "| test | 6 | 4 | 10 | 60.0% |" in card
@@ -54,14 +59,64 @@ def test_card_states_data_scores_threshold_and_limits():
     assert "taken from the dataset's folder names" in card
     assert "**Not for decisions about people**" in card
     assert "External" not in card
-    demo = _render(Report(INFO, test, [], None), {"source": "demo", "synthetic": True}, "")
+    ci = test.scores["accuracy_ci"]
+    assert (
+        f"| accuracy | {test.scores['accuracy']:.3f} | {ci['low']:.3f} - {ci['high']:.3f} |" in card
+    )
+    assert "| log loss |" in card and "Performance by group" not in card
+    demo = _render(Report(INFO, test, [], None), {"source": "demo", "synthetic": True}, 20)
     assert "Source: `demo` - **SYNTHETIC demo images**" in demo
 
 
 def test_card_reports_the_external_folder_separately():
-    external = _evaluation()
-    external.scores["skipped"] = 2
-    card = _render(Report(INFO, _evaluation(), [], external), None, "other/faces")
+    evaluation = _evaluation()
+    evaluation.scores["skipped"] = 2
+    external = External(evaluation, "other/faces", no_face=None, groups=None)
+    card = _render(Report(INFO, _evaluation(), [], external), None, 20)
     assert "## External folder `other/faces` (10 images, 2 unreadable skipped)" in card
     assert "Source:" not in card
     assert card.count("| accuracy |") == 2
+    assert "largest face" not in card
+
+
+def test_card_shows_face_crops_and_performance_by_group():
+    evaluation = _evaluation()
+    evaluation.scores["skipped"] = 0
+    predictions = evaluation.predictions()
+    predictions["age"] = ["0-2"] * 4 + ["20-29"] * 5 + ["70+"]
+    groups = group_scores(predictions, ["age"], CLASSES, min_group=3)
+    external = External(evaluation, "fairface", no_face=3, groups=groups)
+    card = _render(Report(INFO, _evaluation(), [], external), None, 3)
+    assert "3 had no face found and were classified whole" in card
+    assert "## Performance by group" in card
+    assert "### By age" in card
+    row = groups.table.set_index("group").loc["20-29"]
+    accuracy = f"{row['accuracy']:.3f} ({row['accuracy_low']:.3f} - {row['accuracy_high']:.3f})"
+    assert f"| 20-29 | 5 | {accuracy} |" in card
+    assert "| 70+ | 1 |" in card and "fewer than 3: not compared" in card
+    gap = groups.gaps["age"]["accuracy"]
+    assert f"accuracy {gap['gap']:.3f} ({gap['max']} against {gap['min']})" in card
+
+
+def test_card_states_what_made_the_model():
+    provenance = {
+        "versions": {"dvc": "3.1", "keras": "3.2", "python": "3.12.1", "tensorflow": "2.3"},
+        "devices": {"kind": "GPU", "count": 2},
+        "mixed_precision": "mixed_float16",
+        "xla": True,
+        "deterministic": False,
+    }
+    card = _render(Report(INFO, _evaluation(), [], None), None, 20, provenance)
+    assert "## How it was made" in card
+    for row in (
+        "| tensorflow version | 2.3 |",
+        "| keras version | 3.2 |",
+        "| dvc version | 3.1 |",
+        "| devices | 2 x GPU |",
+        "| mixed precision (dtype policy) | mixed_float16 |",
+        "| XLA (jit_compile) | on |",
+        "| TensorFlow op determinism | off |",
+    ):
+        assert row in card
+    assert "\n\n\n" not in render(Report(INFO, _evaluation(), [], None), None, 20, provenance)
+    assert "How it was made" not in _render(Report(INFO, _evaluation(), [], None), None, 20)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from genderface.images import load_rgb
-from genderface.input_pipeline import batched, load_split
+from genderface.input_pipeline import batched, load_split, shuffled_epochs, steps_per_epoch
 from genderface.preprocess import write_shards
 from genderface.shards import ShardInfo
 
@@ -86,24 +86,32 @@ def test_crash_mid_write_leaves_no_shards_and_keeps_old_ones(
     assert ShardInfo.read(out).image_size == 32
 
 
-def test_batches_are_float_pixels_and_shuffling_is_seeded(tmp_path, manifest_and_raw):
+def test_batches_are_float_pixels_and_shuffling_is_seeded_by_epoch(tmp_path, manifest_and_raw):
     manifest, raw = manifest_and_raw
     write_shards(manifest, raw, tmp_path / "shards", image_size=32, images_per_shard=100)
     split = load_split(tmp_path / "shards", "train", ShardInfo.read(tmp_path / "shards"))
 
-    def order(seed):
-        batches = batched(split, 3, seed).as_numpy_iterator()
-        return [tuple(image[0, 0]) for images, _ in batches for image in images]
+    def order(batches):
+        return [tuple(image[0, 0]) for images, _ in batches.as_numpy_iterator() for image in images]
+
+    def epochs(seed, first, last):
+        flat = order(shuffled_epochs(split, 3, seed, first, last))
+        size = len(flat) // (last - first)
+        return [flat[i : i + size] for i in range(0, len(flat), size)]
 
     images, _ = next(batched(split, 3).as_numpy_iterator())
     assert images.shape == (3, 32, 32, 3)
     assert images.dtype == np.float32
     assert images.max() > 1.0
-    unshuffled = order(None)
-    assert order(1) == order(1)
-    assert order(1) != unshuffled
-    assert order(1) != order(2)
-    assert sorted(order(1)) == sorted(unshuffled)
+    assert steps_per_epoch(split, 3) == len(list(batched(split, 3)))
+    unshuffled = order(batched(split, 3))
+    three = epochs(1, 0, 3)
+    assert three == epochs(1, 0, 3)
+    assert len({tuple(epoch) for epoch in three}) == 3, "every epoch reshuffled"
+    assert all(sorted(epoch) == sorted(unshuffled) for epoch in three)
+    assert three[0] != unshuffled
+    assert epochs(1, 2, 3) == three[2:], "an epoch's order depends on its number alone (resume)"
+    assert epochs(2, 0, 1) == three[1:2], "seed + epoch"
 
 
 def test_shard_bytes_are_the_same_in_every_process(tmp_path, manifest_and_raw):

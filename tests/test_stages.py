@@ -65,15 +65,40 @@ def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
         for i in range(3):
             (external / label / f"{i}.jpg").write_bytes(image_bytes((color[0] + 9 * i, *color[1:])))
     (external / "man" / "notes.txt").write_text("not an image")
-    write_params(tmp_path, **{"evaluate.external": str(external), "evaluate.mistakes": 40})
+    rows = [
+        f"{label}/{i}.jpg,{'young' if i else 'old'}" for label in ("man", "woman") for i in (0, 1)
+    ]
+    (external / "attributes.csv").write_text("\n".join(["file,age", *rows]) + "\n")
+    settings = {"evaluate.external": str(external), "evaluate.crop_face": True}
+    write_params(tmp_path, **settings, **{"evaluate.mistakes": 40, "evaluate.min_group": 3})
     result = run_stage("evaluate", tmp_path)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "metrics/eval/metrics.json").read_text())
     keys = {"images", "threshold", "accuracy", "balanced_accuracy", "roc_auc"}
     keys |= {"average_precision", "log_loss", "ece", "baseline_accuracy", "man", "woman"}
+    keys |= {"accuracy_ci", "balanced_accuracy_ci", "roc_auc_ci"}
     assert set(metrics["test"]) == keys
-    assert set(metrics["external"]) == keys | {"skipped"}
+    assert set(metrics["external"]) == keys | {"skipped", "no_face", "groups"}
     assert (metrics["external"]["images"], metrics["external"]["skipped"]) == (6, 1)
+    assert metrics["external"]["no_face"] == 6  # flat colours: no face, each classified whole
+    ci = metrics["test"]["accuracy_ci"]
+    assert ci["low"] <= metrics["test"]["accuracy"] <= ci["high"]
+    age = metrics["external"]["groups"]["age"]
+    assert (age["old"]["n"], age["young"]["n"], age["?"]["n"]) == (2, 2, 2)  # ?: not listed
+    assert age["old"]["small"] and "largest_gap" not in age  # every group under min_group
+    plot = json.loads((tmp_path / "metrics/eval/plots/groups/age.json").read_text())
+    assert [row["group"] for row in plot] == ["?", "old", "young"]
+    assert plot[1] == {
+        "group": "old",
+        "accuracy": age["old"]["accuracy"],
+        "low": age["old"]["accuracy_low"],
+        "high": age["old"]["accuracy_high"],
+        "images": 2,
+        "small": True,
+    }
+    predictions = (tmp_path / "metrics/eval/predictions/external.csv").read_text().splitlines()
+    assert predictions[0] == "sha256,file,label,probability,predicted"
+    assert len(predictions) == 7
     threshold = json.loads((tmp_path / "models/model.json").read_text())["threshold"]
     assert metrics["test"]["threshold"] == metrics["external"]["threshold"] == threshold
     plots = tmp_path / "metrics/eval/plots/sklearn/test"
@@ -89,6 +114,8 @@ def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
     assert f"threshold {threshold:.4f}" in card
     assert "SYNTHETIC demo images" in card
     assert f"## External folder `{external}` (6 images, 1 unreadable skipped)" in card
+    assert "6 had no face found" in card
+    assert "### By age" in card
     assert "Not for decisions about people" in card
 
 

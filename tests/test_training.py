@@ -65,10 +65,10 @@ def test_same_params_and_data_give_identical_test_metrics(tmp_path, tiny_params)
     from genderface.training import train
 
     data = demo_training_data(tmp_path, tiny_params)
-    bins = tiny_params.evaluate.calibration_bins
+    params = tiny_params.evaluate.model_copy(update={"batch_size": 16})
     shards = tmp_path / "shards"
     runs = [
-        evaluate_test(train(tiny_params, data, callbacks=[]), shards, data.info, 16, bins)
+        evaluate_test(train(tiny_params, data, callbacks=[]), shards, data.info, params)
         for _ in range(2)
     ]
     assert runs[0].scores == runs[1].scores
@@ -85,10 +85,10 @@ def test_a_backup_from_other_params_or_shards_is_discarded(tmp_path, tiny_params
     original = fingerprint(tiny_params, shards)
     backup = Backup(tmp_path / "backup", original)
     assert not backup.resuming
-    (tmp_path / "backup" / "head").mkdir()  # Keras' BackupAndRestore, mid phase 1
+    (tmp_path / "backup" / "head").mkdir()  # an EpochBackup snapshot, mid phase 1
     assert Backup(tmp_path / "backup", original).resuming, "a run killed in phase 1 resumes"
     (tmp_path / "backup" / "state.json").write_text(
-        json.dumps({"fingerprint": original, "head": 3})
+        json.dumps({"fingerprint": original, "head": {"epochs": 3, "seeds": []}})
     )
     assert Backup(tmp_path / "backup", original).done("head") == 3
     assert Backup(tmp_path / "backup", original).resuming

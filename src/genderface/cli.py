@@ -143,3 +143,78 @@ def predict(
             raise SystemExit(1)
 
     run_main(run)
+
+
+class CompareFormat(StrEnum):
+    table = "table"
+    json = "json"
+    md = "md"
+
+
+@app.command()
+def compare(
+    rev_a: Annotated[str, typer.Argument(help="Git revision, branch, tag or `dvc exp` name.")] = (
+        "HEAD"
+    ),
+    rev_b: Annotated[
+        str, typer.Argument(help='Same, or "workspace": the files on disk (the default).')
+    ] = "workspace",
+    output: Annotated[
+        CompareFormat,
+        typer.Option("--format", help="table (console), json (machines) or md (a PR comment)."),
+    ] = CompareFormat.table,
+    resamples: Annotated[int, typer.Option(min=100, help="Paired-bootstrap resamples.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+) -> None:
+    """Is B better than A? Pairs two revisions' test predictions image by image.
+
+    Prints accuracy and balanced accuracy of each, B - A with a paired-bootstrap 95% interval,
+    McNemar's exact p, and one sentence: "B is better", "A is better" or "no significant
+    difference". Only images both revisions scored are compared (matched by content hash).
+    """
+
+    def run() -> None:
+        from genderface import compare as comparison
+
+        frames = [comparison.read_predictions(rev) for rev in (rev_a, rev_b)]
+        result = comparison.compare(*frames, rev_a, rev_b, resamples, seed)
+        if output is CompareFormat.json:
+            print(json.dumps(result.as_dict(), indent=2))
+        elif output is CompareFormat.md:
+            print(comparison.markdown(result), end="")
+        else:
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(*comparison.header(result))
+            for row in comparison.rows(result):
+                table.add_row(*row)
+            console = Console(width=None if sys.stdout.isatty() else 160)  # no wrap in a pipe
+            console.print(table)
+            for line in comparison.notes(result):
+                console.print(line, highlight=False)
+
+    run_main(run)
+
+
+@app.command()
+def plots(
+    revisions: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="None: the workspace's plots (dvc plots show). One or more revisions: dvc plots "
+            "diff, those against the workspace (several: against each other)."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder of the page.")] = Path(
+        "dvc_plots"
+    ),
+) -> None:
+    """Write the plots page with Vega inlined: it renders offline (dvc's page loads a CDN)."""
+
+    def run() -> None:
+        from genderface.plots import render
+
+        print(f"file://{render(revisions or [], out).resolve()}")
+
+    run_main(run)

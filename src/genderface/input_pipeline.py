@@ -1,5 +1,6 @@
 """tf.data input pipeline over the preprocessed TFRecord shards."""
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,23 +25,41 @@ def load_split(shards_dir: Path, split: str, info: ShardInfo) -> tf.data.Dataset
     return dataset.apply(tf.data.experimental.assert_cardinality(info.size(split)))
 
 
-def batched(
-    dataset: tf.data.Dataset, batch_size: int, shuffle_seed: int | None = None
-) -> tf.data.Dataset:
-    """Optionally reshuffle the whole split each epoch (seeded), then batch and prefetch.
-
-    The shuffle buffer holds the whole split: shards are written in content-hash order, and a
-    smaller buffer would still hand out long runs of one class. Batches are float32 pixels in
-    [0, 255]; scaling is the model's job, as in predict.
-    """
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(
-            dataset.cardinality(), seed=shuffle_seed, reshuffle_each_iteration=True
-        )
-    dataset = dataset.batch(batch_size).map(
+def _as_float(batches: tf.data.Dataset) -> tf.data.Dataset:
+    """Float32 pixels in [0, 255] (scaling is the model's job, as in predict), prefetched."""
+    batches = batches.map(
         lambda images, labels: (tf.cast(images, tf.float32), labels), num_parallel_calls=AUTOTUNE
     )
-    return dataset.prefetch(AUTOTUNE)
+    return batches.prefetch(AUTOTUNE)
+
+
+def batched(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+    """A split in its stored order, batched: one pass for features, scores and the threshold."""
+    return _as_float(dataset.batch(batch_size))
+
+
+def steps_per_epoch(dataset: tf.data.Dataset, batch_size: int) -> int:
+    """Batches in one epoch of a split (the last one may be smaller)."""
+    return math.ceil(int(dataset.cardinality()) / batch_size)
+
+
+def shuffled_epochs(
+    dataset: tf.data.Dataset, batch_size: int, seed: int, first: int, last: int
+) -> tf.data.Dataset:
+    """Epochs `first`..`last - 1` back to back, each the whole split reshuffled by `seed + epoch`.
+
+    An epoch's order depends on its number alone, not on how many epochs this process has
+    iterated, so a run resumed at epoch k sees the batches an uninterrupted run saw at k. The
+    shuffle buffer holds the whole split: shards are written in content-hash order, and a smaller
+    buffer would still hand out long runs of one class. Fit it with steps_per_epoch().
+    """
+    size = dataset.cardinality()
+
+    def epoch(number: tf.Tensor) -> tf.data.Dataset:
+        order = dataset.shuffle(size, seed=seed + number, reshuffle_each_iteration=False)
+        return order.batch(batch_size)
+
+    return _as_float(tf.data.Dataset.range(first, last).flat_map(epoch))
 
 
 @dataclass(frozen=True)

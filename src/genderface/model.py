@@ -16,6 +16,7 @@ from genderface.augment import RandomAugment
 from genderface.errors import GenderfaceError
 from genderface.fsutil import atomic_path, write_json
 from genderface.layout import model_meta
+from genderface.model_file import save_for_inference
 from genderface.params import AugmentParams, ModelParams
 
 BASE_NAME = "vgg16"
@@ -170,6 +171,7 @@ def prepare_fine_tuning(model: keras.Model, blocks: int) -> None:
 class Classifier:
     """A trained model, its class names (index = label; the sigmoid scores class 1) and the
     decision threshold chosen on validation, so predict uses the operating point evaluate reports.
+    The model computes in float32 whatever policy trained it (provenance.py records which).
     """
 
     model: keras.Model
@@ -181,13 +183,20 @@ class Classifier:
         return int(self.model.input_shape[1])
 
 
-def save_classifier(classifier: Classifier, model_path: Path) -> None:
-    """Write model.keras and its label sidecar model.json, each via a temporary name."""
+def save_classifier(
+    classifier: Classifier, model_path: Path, provenance: dict | None = None
+) -> None:
+    """Write model.keras (inference only, reproducible bytes: model_file.py) and its sidecar
+    model.json (labels, threshold, and what made it: provenance.py), each via a temporary name."""
     with atomic_path(model_path, suffix=".keras") as tmp:
-        classifier.model.save(tmp)
+        save_for_inference(classifier.model, tmp)
     write_json(
         model_meta(model_path),
-        {"classes": classifier.classes, "threshold": classifier.threshold},
+        {
+            "classes": classifier.classes,
+            "threshold": classifier.threshold,
+            **({"provenance": provenance} if provenance else {}),
+        },
     )
 
 

@@ -6,13 +6,18 @@ The text is deterministic (no dates, fixed rounding): rerunning evaluate on the 
 gives the same bytes, and git shows only real changes.
 """
 
+import math
+
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from tabulate import tabulate
 
 from genderface.decision import majority_class
-from genderface.evaluation import Evaluation, Report
+from genderface.evaluation import Report
+from genderface.external import External
 from genderface.layout import SPLITS
+from genderface.scoring import Evaluation
 from genderface.shards import ShardInfo
+from genderface.stats import GroupScores
 
 SUMMARY_ROWS = (
     ("accuracy", "accuracy"),
@@ -46,11 +51,17 @@ def _data_table(info: ShardInfo) -> str:
     return _markdown(rows, headers)
 
 
+def _interval(bounds: dict[str, float] | None) -> str:
+    return f"{bounds['low']:.3f} - {bounds['high']:.3f}" if bounds else ""
+
+
 def _scores(evaluation: Evaluation, **extra: object) -> dict:
     scores = evaluation.scores
-    table = _markdown(
-        [[label, f"{scores[key]:.3f}"] for key, label in SUMMARY_ROWS], ["metric", "value"]
-    )
+    rows = [
+        [label, f"{scores[key]:.3f}", _interval(scores.get(f"{key}_ci"))]
+        for key, label in SUMMARY_ROWS
+    ]
+    table = _markdown(rows, ["metric", "value", "95% interval (bootstrap)"])
     per_class = [
         [name, *(f"{scores[name][k]:.3f}" for k in ("precision", "recall", "f1")), c["support"]]
         for name in evaluation.classes
@@ -60,8 +71,69 @@ def _scores(evaluation: Evaluation, **extra: object) -> dict:
     return {"scores": scores, "table": table, "classes_table": classes_table, **extra}
 
 
-def render(report: Report, source: dict | None, external_folder: str | None) -> str:
-    """The model card as Markdown. `source` is metrics/source.json (what the data was)."""
+def _rate(value: float, low: float, high: float) -> str:
+    """A proportion and its interval, or a dash where the group has none of the images."""
+    return "-" if math.isnan(value) else f"{value:.3f} ({low:.3f} - {high:.3f})"
+
+
+def _groups(groups: GroupScores, classes: list[str], min_group: int) -> list[dict]:
+    """Per attribute: a table of its groups and a sentence on the largest gaps."""
+    sections = []
+    for attribute, rows in groups.table.groupby("attribute", sort=False):
+        table = [
+            [
+                row["group"],
+                row["n"],
+                _rate(row["accuracy"], row["accuracy_low"], row["accuracy_high"]),
+                *(
+                    _rate(row[f"{c}_error"], row[f"{c}_error_low"], row[f"{c}_error_high"])
+                    for c in classes
+                ),
+                f"fewer than {min_group}: not compared" if row["small"] else "",
+            ]
+            for _, row in rows.iterrows()
+        ]
+        headers = [str(attribute), "images", "accuracy", *(f"{c} error rate" for c in classes), ""]
+        gaps = [
+            f"{column.replace('_', ' ')} {gap['gap']:.3f} ({gap['max']} against {gap['min']})"
+            for column, gap in groups.gaps[attribute].items()
+        ]
+        sections.append({"name": attribute, "table": _markdown(table, headers), "gaps": gaps})
+    return sections
+
+
+def _external(external: External | None, min_group: int) -> dict | None:
+    if external is None:
+        return None
+    groups = external.groups
+    classes = external.evaluation.classes
+    return _scores(
+        external.evaluation,
+        folder=external.folder,
+        no_face=external.no_face,
+        groups=_groups(groups, classes, min_group) if groups is not None else [],
+    )
+
+
+def _provenance_table(provenance: dict) -> str:
+    """What made the model (models/model.json's provenance) as a two-column table."""
+    versions = provenance["versions"]
+    devices = provenance["devices"]
+    rows = [
+        *([f"{name} version", versions[name]] for name in sorted(versions)),
+        ["devices", f"{devices['count']} x {devices['kind']}"],
+        ["mixed precision (dtype policy)", provenance["mixed_precision"]],
+        ["XLA (jit_compile)", "on" if provenance["xla"] else "off"],
+        ["TensorFlow op determinism", "on" if provenance["deterministic"] else "off"],
+    ]
+    return _markdown(rows, ["trained with", "value"])
+
+
+def render(
+    report: Report, source: dict | None, min_group: int, provenance: dict | None = None
+) -> str:
+    """The model card as Markdown. `source` is metrics/source.json (what the data was);
+    `provenance` is what made the model, from models/model.json."""
     info = report.info
     train = info.counts["train"]
     total = sum(train.values())
@@ -82,5 +154,6 @@ def render(report: Report, source: dict | None, external_folder: str | None) -> 
         largest_share=train[largest] / total,
         smallest_share=train[smallest] / total,
         test=_scores(report.test),
-        external=report.external and _scores(report.external, folder=external_folder),
+        external=_external(report.external, min_group),
+        provenance=provenance and _provenance_table(provenance),
     )

@@ -131,6 +131,8 @@ class AugmentParams(_Section):
 
 
 Switch = Literal["auto"] | bool
+# A Keras dtype policy name, or auto: chosen from the machine (devices.resolve_policy).
+Precision = Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"]
 
 
 class TrainParams(_Section):
@@ -150,7 +152,7 @@ class TrainParams(_Section):
     lr_schedule: Literal["cosine", "constant"]
     early_stopping_patience: int = Field(ge=1)
     threshold: Literal["validation"] | float = Field(union_mode="left_to_right")
-    mixed_precision: Switch
+    mixed_precision: Precision
     xla: Switch
     augment: AugmentParams
 
@@ -167,9 +169,13 @@ class EvaluateParams(_Section):
         ge=2, le=100, description="equal-width bins for the calibration curve and ECE"
     )
     mistakes: int = Field(ge=0, le=100, description="most confident test mistakes in the gallery")
+    bootstrap: int = Field(ge=100, le=100_000, description="resamples for the 95% intervals")
+    seed: int = Field(ge=0, description="of the bootstrap")
     external: str | None = Field(
         description=f"optional folder <class>/<images> scored separately; {NO_INPUT} = off"
     )
+    crop_face: bool = Field(description="score external images through predict's face crop")
+    min_group: int = Field(ge=1, description="groups smaller than this are flagged, not compared")
 
     @field_validator("external", mode="before")
     @classmethod

@@ -14,10 +14,12 @@ from dvclive import Live
 from matplotlib.figure import Figure
 
 from genderface import layout
-from genderface.evaluation import Evaluation, Mistake, Report
-from genderface.fsutil import atomic_path, write_csv, write_text
+from genderface.evaluation import Mistake, Report
+from genderface.fsutil import atomic_path, write_csv, write_json, write_text
 from genderface.metrics import Scores
 from genderface.model_card import render
+from genderface.scoring import Evaluation
+from genderface.stats import GroupScores
 
 
 def log_scores(live: Live, prefix: str, scores: Scores) -> None:
@@ -89,17 +91,63 @@ def save_png(figure: Figure, path: Path) -> None:
         figure.savefig(tmp, format="png", metadata={"Software": None})
 
 
-def write_report(report: Report, external_folder: str | None) -> None:
+def _plain(value: object) -> object:
+    """JSON-ready: numpy scalars as Python numbers, NaN (an undefined rate) as null."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def log_groups(live: Live, groups: GroupScores) -> None:
+    """external/groups/<attribute>/<group>/<score> and .../largest_gap/<score>/gap, in the same
+    metrics.json as every other score, so `dvc metrics diff` shows them. Undefined rates (a
+    group without images of a class) are left out, not written as NaN."""
+    for row in groups.table.to_dict("records"):
+        prefix = f"external/groups/{row.pop('attribute')}/{row.pop('group')}"
+        for key, value in row.items():
+            if not (isinstance(value, float) and math.isnan(value)):
+                live.log_metric(f"{prefix}/{key}", _plain(value), plot=False)
+    for attribute, gaps in groups.gaps.items():
+        for score, gap in gaps.items():
+            live.log_metric(f"external/groups/{attribute}/largest_gap/{score}", gap["gap"])
+
+
+def group_plots(groups: GroupScores) -> dict[str, list[dict]]:
+    """Plot data per attribute: each group's accuracy and 95% interval (bars with whiskers)."""
+    plots = {}
+    for attribute, rows in groups.table.groupby("attribute", sort=False):
+        plots[str(attribute)] = [
+            {
+                "group": row.group,
+                "accuracy": _plain(row.accuracy),
+                "low": _plain(row.accuracy_low),
+                "high": _plain(row.accuracy_high),
+                "images": int(row.n),
+                "small": bool(row.small),
+            }
+            for row in rows.itertuples()
+        ]
+    return plots
+
+
+def write_report(report: Report, min_group: int) -> None:
     """Every output of the evaluate stage, each written atomically."""
+    external = report.external
     with Live(str(layout.EVAL_METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
         log_scores(live, "test", report.test.scores)
         log_plots(live, report.test)
-        if report.external is not None:
-            log_scores(live, "external", report.external.scores)
+        if external is not None:
+            log_scores(live, "external", external.evaluation.scores)
+        if external is not None and external.groups is not None:
+            log_groups(live, external.groups)
     write_csv(layout.predictions_file("test"), report.test.predictions())
-    if report.external is not None:
-        write_csv(layout.predictions_file("external"), report.external.predictions())
+    if external is not None:
+        write_csv(layout.predictions_file("external"), external.evaluation.predictions())
+    if external is not None and external.groups is not None:
+        for attribute, rows in group_plots(external.groups).items():
+            write_json(layout.group_plot(attribute), rows)
     wrong = int((report.test.y_pred != report.test.y_true).sum())
     save_png(mistakes_figure(report.mistakes, wrong), layout.MISTAKES_GALLERY)
     source = json.loads(layout.SOURCE_METRICS.read_text())
-    write_text(layout.MODEL_CARD, render(report, source, external_folder))
+    provenance = json.loads(layout.model_meta(layout.MODEL).read_text()).get("provenance")
+    write_text(layout.MODEL_CARD, render(report, source, min_group, provenance))

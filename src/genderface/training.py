@@ -5,7 +5,7 @@ features are computed once per split (the bottleneck cache) and the head trains 
 makes a phase-1 epoch far cheaper than a pass through VGG16 (benchmarks/bottleneck_cache.py).
 Phase 2 unfreezes `train.fine_tune_blocks` conv blocks at a lower learning rate, with augmentation.
 Each phase stops early on validation loss and keeps its best weights; the resume state
-(resume.py) lets a killed run continue from its last completed epoch.
+(resume.py) lets a killed run continue from its last completed epoch to the same model.
 """
 
 import logging
@@ -17,9 +17,9 @@ import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 from genderface.decision import choose_threshold
-from genderface.devices import Devices, precision, resolve_devices
+from genderface.devices import Devices, float32_model, precision, resolve_devices
 from genderface.inference import labelled_outputs
-from genderface.input_pipeline import TrainingData, batched
+from genderface.input_pipeline import TrainingData, batched, shuffled_epochs, steps_per_epoch
 from genderface.model import (
     Classifier,
     build_model,
@@ -28,7 +28,7 @@ from genderface.model import (
     prepare_fine_tuning,
 )
 from genderface.params import Params, TrainParams
-from genderface.resume import PHASES, Backup
+from genderface.resume import PHASES, Backup, ResumableEarlyStopping
 
 log = logging.getLogger("train")
 
@@ -58,7 +58,7 @@ def phase_budget(cfg: TrainParams, phase: str) -> tuple[float, int]:
 def learning_rate(cfg: TrainParams, phase: str, steps_per_epoch: int) -> float | object:
     """The phase's rate: constant, or Keras' cosine decay over the phase's most steps.
 
-    The schedule reads the optimizer's step count, which BackupAndRestore restores, so a
+    The schedule reads the optimizer's step count, which the resume state restores, so a
     resumed phase continues the same curve.
     """
     base, epochs = phase_budget(cfg, phase)
@@ -77,13 +77,14 @@ class LogLearningRate(keras.callbacks.Callback):
 
 @dataclass(frozen=True)
 class _Phase:
-    """One fit: which model, on which batches, from which epoch (numbered across phases)."""
+    """One fit: which model, on which examples, over which epochs (numbered across phases)."""
 
     name: str
     model: keras.Model
-    train: tf.data.Dataset
+    train: tf.data.Dataset  # unbatched: shuffled_epochs() batches it
     validation: tf.data.Dataset
-    start_epoch: int
+    start: int
+    end: int
 
 
 def _fit_phase(
@@ -92,13 +93,15 @@ def _fit_phase(
     devices: Devices,
     weights: dict[int, float] | None,
     callbacks: list[keras.callbacks.Callback],
+    backup: Backup | None,
 ) -> int:
-    """Compile (again: the trainable set may have changed) and fit one phase.
+    """Compile (again: the trainable set may have changed) and fit one phase, from the epoch a
+    killed run's snapshot reached if there is one.
 
     Returns the epoch count reached, which the next phase starts from.
     """
-    epochs = phase_budget(cfg, phase.name)[1]
-    rate = learning_rate(cfg, phase.name, int(phase.train.cardinality()))
+    steps = steps_per_epoch(phase.train, cfg.batch_size)
+    rate = learning_rate(cfg, phase.name, steps)
     with devices.strategy.scope():
         phase.model.compile(
             optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=rate),
@@ -106,25 +109,28 @@ def _fit_phase(
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
             jit_compile=devices.jit_compile,
         )
-    history = phase.model.fit(
-        phase.train,
+    stopping = ResumableEarlyStopping(
+        monitor="val_loss", patience=cfg.early_stopping_patience, restore_best_weights=True
+    )
+    resumed = backup.resume_epoch(phase.name, phase.end) if backup else None
+    first = phase.start if resumed is None else resumed
+    phase.model.fit(
+        shuffled_epochs(phase.train, cfg.batch_size, cfg.seed, first, phase.end),
+        steps_per_epoch=steps,
         validation_data=phase.validation,
-        initial_epoch=phase.start_epoch,
-        epochs=phase.start_epoch + epochs,
-        shuffle=False,  # the train dataset reshuffles itself each epoch, seeded (batched())
+        initial_epoch=first,
+        epochs=phase.end,
+        shuffle=False,  # shuffled_epochs() reshuffles each epoch, seeded by its number
         class_weight=weights,
-        callbacks=[  # the rate first, so the others log this epoch's
+        callbacks=[  # the rate first, so the others log this epoch's; the backup last
             LogLearningRate(),
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=cfg.early_stopping_patience, restore_best_weights=True
-            ),
+            stopping,
             *callbacks,
+            *([backup.callback(phase.name, stopping)] if backup else []),
         ],
         verbose=2,
     )
-    # BackupAndRestore leaves the resumed epoch on the model, where the next fit would read it.
-    phase.model._initial_epoch = None
-    return history.epoch[-1] + 1 if history.epoch else phase.start_epoch + epochs
+    return stopping.stopped_epoch + 1 if stopping.stopped_epoch else phase.end
 
 
 def _features(model: keras.Model, dataset: tf.data.Dataset, batch: int) -> tf.data.Dataset:
@@ -146,6 +152,7 @@ def _plan_phase(
     """Phase 1 without augmentation trains the head alone on cached base features; every other
     phase trains the whole model on pixels."""
     batch = cfg.batch_size
+    end = epoch + phase_budget(cfg, name)[1]
     if name == "head" and not cfg.augment_head:
         log.info("phase 1: computing the frozen base's features once (bottleneck cache)")
         head = head_of(model)
@@ -153,11 +160,10 @@ def _plan_phase(
         # compiled, so the saved model carries no stale optimizer for it.
         with devices.strategy.scope():
             trainer = keras.Model(head.inputs, head.outputs, name="head_trainer")
-        train = batched(_features(model, data.train, batch), batch, cfg.seed)
+        train = _features(model, data.train, batch)
         validation = batched(_features(model, data.validation, batch), batch)
-        return _Phase(name, trainer, train, validation, epoch)
-    train = batched(data.train, batch, cfg.seed + epoch)
-    return _Phase(name, model, train, batched(data.validation, batch), epoch)
+        return _Phase(name, trainer, train, validation, epoch, end)
+    return _Phase(name, model, data.train, batched(data.validation, batch), epoch, end)
 
 
 def train(
@@ -181,7 +187,7 @@ def train(
         if devices.jit_compile:
             log.warning("XLA stays off: Keras disables jit_compile under op determinism")
     weights = class_weights(data.info.classes, data.info.counts["train"], cfg.class_weights)
-    with precision(devices.mixed_precision), devices.strategy.scope():
+    with precision(devices.dtype_policy), devices.strategy.scope():
         model = build_model(data.info.image_size, params.model, cfg.augment, cfg.seed)
     epoch = 0
     for name in PHASES if cfg.fine_tune_blocks and cfg.fine_tune_epochs else PHASES[:1]:
@@ -198,11 +204,12 @@ def train(
             epoch = done
             continue
         phase = _plan_phase(name, model, data, cfg, devices, epoch)
-        extra = [backup.callback(name)] if backup else []
-        epoch = _fit_phase(phase, cfg, devices, weights, [*callbacks, *extra])
+        epoch = _fit_phase(phase, cfg, devices, weights, callbacks, backup)
         if backup:
             backup.finish(name, model, epoch)
-    return Classifier(model, data.info.classes, _threshold(model, data, cfg))
+    model = float32_model(model)  # what is saved, scored and used by predict: see its docstring
+    threshold = _threshold(model, data, cfg)
+    return Classifier(model, data.info.classes, threshold)
 
 
 def _threshold(model: keras.Model, data: TrainingData, cfg: TrainParams) -> float:

@@ -1,0 +1,38 @@
+"""What a model was made with: library versions, devices, and what `auto` settings resolved to.
+
+Recorded in models/model.json beside the classes and threshold, and shown in the model card, so
+a metric is never separated from how it was made. Deterministic: no times, hosts or paths, so
+the same machine and environment give the same bytes.
+"""
+
+import platform
+from importlib.metadata import version
+
+import keras
+import tensorflow as tf
+
+from genderface.devices import Devices
+from genderface.params import TrainParams
+
+
+def provenance(devices: Devices, params: TrainParams) -> dict:
+    """The versions, devices and resolved precision, XLA and determinism of a training run.
+
+    XLA is what took effect: Keras turns jit_compile off under op determinism.
+    """
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "versions": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "dvc": version("dvc"),
+        },
+        "devices": {
+            "kind": "GPU" if gpus else "CPU",
+            "count": int(devices.strategy.num_replicas_in_sync),
+        },
+        "mixed_precision": devices.dtype_policy,
+        "xla": devices.jit_compile and not params.deterministic,
+        "deterministic": params.deterministic,
+    }

@@ -1,0 +1,113 @@
+"""Precision chosen from the machine (CPU flags supplied), and a bfloat16-trained model saved in
+float32."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from genderface.devices import cpu_flags, float32_model, precision, resolve_devices, resolve_policy
+from genderface.errors import GenderfaceError
+from genderface.model import build_model, head_of, load_classifier, save_classifier
+from genderface.params import parse_params
+from genderface.provenance import provenance
+
+from .conftest import demo_training_data, tiny_params_dict
+
+PLAIN_CPU = {"fpu", "sse2", "avx2", "fma", "avx512f", "avx512_vnni"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "gpu", "flags", "expected"),
+    [
+        ("auto", False, PLAIN_CPU | {"avx512_bf16"}, "mixed_bfloat16"),
+        ("auto", False, PLAIN_CPU | {"amx_bf16", "amx_tile"}, "mixed_bfloat16"),
+        ("auto", False, PLAIN_CPU, "float32"),
+        ("auto", False, set(), "float32"),
+        ("auto", True, PLAIN_CPU | {"avx512_bf16"}, "mixed_float16"),
+        ("auto", True, PLAIN_CPU, "mixed_float16"),
+        ("float32", False, PLAIN_CPU | {"avx512_bf16"}, "float32"),
+        ("float32", True, PLAIN_CPU, "float32"),
+        ("mixed_bfloat16", False, PLAIN_CPU, "mixed_bfloat16"),
+        ("mixed_float16", False, PLAIN_CPU | {"avx512_bf16"}, "mixed_float16"),
+    ],
+)
+def test_auto_resolves_from_the_machine_and_an_explicit_policy_wins(setting, gpu, flags, expected):
+    assert resolve_policy(setting, gpu, flags) == expected
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nflags\t\t: fpu sse2 avx512_bf16\nbugs\t\t: spectre_v1\n\n"
+        "processor\t: 1\nflags\t\t: fpu sse2 avx512_bf16\n"
+    )
+    assert cpu_flags(cpuinfo) == {"fpu", "sse2", "avx512_bf16"}
+    assert cpu_flags(tmp_path / "absent") == frozenset(), "no /proc/cpuinfo: auto stays float32"
+
+
+@pytest.mark.parametrize("value", [True, "bfloat16", "mixed"])
+def test_mixed_precision_takes_keras_policy_names(value):
+    with pytest.raises(GenderfaceError, match=r"train\.mixed_precision: Input should be 'auto'"):
+        parse_params(tiny_params_dict(**{"train.mixed_precision": value}))
+
+
+def _compute_dtypes(model: keras.Model) -> dict[str, str]:
+    """Every leaf layer's compute dtype, by name, through nested models."""
+    dtypes = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            dtypes |= _compute_dtypes(layer)
+        else:
+            dtypes[layer.name] = layer.compute_dtype
+    return dtypes
+
+
+def test_float32_model_keeps_the_weights_and_computes_in_float32(tiny_params):
+    with precision("mixed_bfloat16"):
+        mixed = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    copy = float32_model(mixed)
+    assert set(_compute_dtypes(copy).values()) == {"float32"}
+    assert _compute_dtypes(mixed)["block5_conv3"] == "bfloat16"
+    for ours, theirs in zip(copy.get_weights(), mixed.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(copy(pixels), mixed(pixels), atol=0.02)
+    assert float32_model(copy) is copy, "a float32 model is returned as it is"
+
+
+class PolicyProbe(keras.callbacks.Callback):
+    """Records, per phase, the compute dtypes of the model being fit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[dict[str, str]] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.seen.append(_compute_dtypes(self.model))
+
+
+@pytest.mark.slow
+def test_a_model_trained_under_mixed_bfloat16_is_saved_and_predicts_in_float32(tmp_path):
+    from genderface.training import train
+
+    params = parse_params(tiny_params_dict(**{"train.mixed_precision": "mixed_bfloat16"}))
+    probe = PolicyProbe()
+    classifier = train(params, demo_training_data(tmp_path, params), [probe])
+    head, fine_tune = probe.seen
+    assert (head["head_dense"], head["probability"]) == ("bfloat16", "float32")
+    assert (fine_tune["block5_conv3"], fine_tune["probability"]) == ("bfloat16", "float32")
+    assert keras.config.dtype_policy().name == "float32", "the global policy is restored"
+
+    made = provenance(resolve_devices(params.train), params.train)
+    save_classifier(classifier, tmp_path / "models" / "model.keras", made)
+    sidecar = json.loads((tmp_path / "models" / "model.json").read_text())
+    assert sidecar["provenance"]["mixed_precision"] == "mixed_bfloat16"
+    loaded = load_classifier(tmp_path / "models" / "model.keras")
+    assert set(_compute_dtypes(loaded.model).values()) == {"float32"}
+    assert head_of(loaded.model).get_layer("probability").compute_dtype == "float32"
+    pixels = np.random.default_rng(1).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+    out = loaded.model.predict_on_batch(pixels)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, classifier.model.predict_on_batch(pixels))

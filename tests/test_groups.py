@@ -1,0 +1,66 @@
+"""Scores by group on real faces: fairface-540 (CC BY 4.0) as evaluate.external, face crops on,
+through a real `dvc repro` of the tiny project, the metrics, the plots and the model card."""
+
+import json
+import zipfile
+
+import pytest
+
+from .conftest import REPO, Project
+from .test_plots import declared_charts, plots_command, rendered
+
+pytestmark = [pytest.mark.slow]
+
+FAIRFACE = REPO.parent / "shared" / "data" / "fairface-540.zip"
+AGES = ["0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+"]
+
+
+@pytest.fixture(scope="module")
+def fairface_project(reproduced_project, tmp_path_factory) -> Project:
+    if not FAIRFACE.is_file():
+        pytest.skip(f"{FAIRFACE} not found (../shared is absent on this machine)")
+    root = tmp_path_factory.mktemp("fairface")
+    with zipfile.ZipFile(FAIRFACE) as zf:
+        zf.extractall(root)
+    project = Project(root / "project", template=reproduced_project)
+    external = {"evaluate.external": str(root / "fairface-540"), "evaluate.crop_face": True}
+    project.set_params(**external)
+    assert project.repro() == ["evaluate"]
+    return project
+
+
+def test_scores_by_age_and_gender_with_intervals(fairface_project):
+    external = fairface_project.json("metrics/eval/metrics.json")["external"]
+    assert external["images"] == 540 and external["skipped"] == 0
+    assert 0 <= external["no_face"] < 540
+    age = external["groups"]["age"]
+    assert [group for group in age if group != "largest_gap"] == AGES  # in age order
+    for group in AGES:
+        scores = age[group]
+        assert (scores["n"], scores["man_n"], scores["woman_n"], scores["small"]) == (
+            60,
+            30,
+            30,
+            False,
+        )
+        assert scores["accuracy_low"] <= scores["accuracy"] <= scores["accuracy_high"]
+        assert scores["accuracy_high"] - scores["accuracy_low"] > 0.1  # 60 images: wide
+    assert age["largest_gap"]["accuracy"] == pytest.approx(
+        max(age[g]["accuracy"] for g in AGES) - min(age[g]["accuracy"] for g in AGES)
+    )
+    assert set(external["groups"]["gender"]) >= {"man", "woman"}
+
+
+def test_the_group_plots_render_offline_and_the_card_has_the_section(fairface_project, tmp_path):
+    shown = json.loads(fairface_project.run("dvc", "plots", "show", "--json"))["data"]
+    age = shown["metrics/eval/plots/groups/age.json"][0]["content"]["data"]["values"]
+    assert [row["group"] for row in age] == AGES
+    assert "metrics/eval/plots/groups/gender.json" in shown
+    page = plots_command(fairface_project)
+    charts = rendered(page, tmp_path / "chromium")
+    assert len(charts) == len(declared_charts()) + 2  # and one per attribute: age, gender
+    assert all("<path" in svg or "<line" in svg for svg in charts)
+    card = (fairface_project.root / "models/MODEL_CARD.md").read_text()
+    assert "## Performance by group" in card
+    assert "### By age" in card and "### By gender" in card
+    assert "had no face found and were classified whole" in card

@@ -1,0 +1,44 @@
+"""models/model.json's provenance: versions, devices and the resolved settings, deterministic."""
+
+import json
+import platform
+import socket
+from importlib.metadata import version
+
+import keras
+import tensorflow as tf
+
+from genderface.devices import Devices, resolve_devices
+from genderface.provenance import provenance
+
+
+def test_records_versions_devices_and_resolved_settings(tiny_params):
+    cfg = tiny_params.train
+    devices = resolve_devices(cfg)
+    record = provenance(devices, cfg)
+    assert record == {
+        "versions": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "dvc": version("dvc"),
+        },
+        "devices": {"kind": "CPU", "count": 1},
+        "mixed_precision": "float32",  # auto, and no GPU here
+        "xla": False,
+        "deterministic": True,
+    }
+    assert provenance(resolve_devices(cfg), cfg) == record, "the same machine, the same record"
+    text = json.dumps(record)
+    assert socket.gethostname() not in text
+
+
+def test_xla_is_what_took_effect_and_precision_the_policy(tiny_params):
+    forced = Devices(strategy=tf.distribute.get_strategy(), mixed_precision=True, jit_compile=True)
+    deterministic = tiny_params.train
+    fast = deterministic.model_copy(update={"deterministic": False})
+    assert provenance(forced, deterministic)["xla"] is False, "Keras drops XLA under determinism"
+    record = provenance(forced, fast)
+    assert record["xla"] is True
+    assert record["deterministic"] is False
+    assert record["mixed_precision"] == "mixed_float16"

@@ -1,0 +1,175 @@
+"""Bootstrap intervals, paired differences, McNemar and scores by group (genderface.stats)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+from sklearn import metrics as skm
+
+from genderface import stats
+
+
+def _simulated(rng: np.random.Generator, n: int, prior: float, shift: float):
+    """Labels, and probabilities from a logistic of N(shift * label, 1) scores."""
+    y = (rng.random(n) < prior).astype(int)
+    return y, 1 / (1 + np.exp(-(rng.normal(size=n) + shift * y)))
+
+
+def test_the_estimates_are_scikit_learns_scores():
+    y, p = _simulated(np.random.default_rng(3), 150, 0.35, 1.0)
+    p = np.round(p, 1)  # ties, which ROC-AUC counts as half
+    result = stats.bootstrap_scores(y, p, 0.5, 200, seed=0)
+    pred = (p >= 0.5).astype(int)
+    assert result["accuracy"].estimate == pytest.approx(skm.accuracy_score(y, pred))
+    assert result["balanced_accuracy"].estimate == pytest.approx(
+        skm.balanced_accuracy_score(y, pred)
+    )
+    assert result["roc_auc"].estimate == pytest.approx(skm.roc_auc_score(y, p))
+    for interval in result.values():
+        assert interval.low < interval.estimate < interval.high
+
+
+def test_each_resample_scores_as_scikit_learn_scores_the_drawn_images():
+    y, p = _simulated(np.random.default_rng(4), 80, 0.4, 1.0)
+    p = np.round(p, 1)
+    counts = stats._resample_counts(80, 3, seed=9)
+    assert (counts.sum(axis=1) == 80).all()
+    correct = ((p >= 0.5) == y).astype(float)
+    for row in range(3):
+        drawn = np.repeat(np.arange(80), counts[row])
+        assert stats._roc_auc(counts, y, p)[row] == pytest.approx(
+            skm.roc_auc_score(y[drawn], p[drawn])
+        )
+        assert stats._balanced_accuracy(counts, y, correct)[row] == pytest.approx(
+            skm.balanced_accuracy_score(y[drawn], (p[drawn] >= 0.5).astype(int))
+        )
+
+
+def test_the_same_seed_gives_the_same_intervals_another_seed_others():
+    y, p = _simulated(np.random.default_rng(5), 100, 0.4, 1.0)
+    first = stats.bootstrap_scores(y, p, 0.5, 300, seed=1)
+    assert stats.bootstrap_scores(y, p, 0.5, 300, seed=1) == first
+    assert stats.bootstrap_scores(y, p, 0.5, 300, seed=2) != first
+
+
+def test_resamples_lacking_a_class_are_left_out_not_fatal():
+    y = np.array([0, 0, 0, 0, 1])  # a resample misses the one positive 1 time in 3
+    p = np.array([0.1, 0.2, 0.3, 0.6, 0.9])
+    result = stats.bootstrap_scores(y, p, 0.5, 500, seed=0)
+    for interval in result.values():
+        assert math.isfinite(interval.low) and math.isfinite(interval.high)
+    one_class = stats.bootstrap_scores(np.zeros(5, int), p, 0.5, 100, seed=0)
+    assert one_class["accuracy"].estimate == pytest.approx(0.6)
+    assert math.isnan(one_class["roc_auc"].low) and math.isnan(one_class["roc_auc"].estimate)
+
+
+def test_interval_coverage_of_the_true_value_is_95_percent():
+    """1,000 simulated test sets drawn from a known population; the 95% interval of each must
+    hold the population's true score about 95% of the time (binomial sd 0.7 points)."""
+    n, prior, shift, cut, draws = 300, 0.4, 1.0, 0.5, 1000
+    truth = {
+        "accuracy": prior * norm.sf(cut - shift) + (1 - prior) * norm.cdf(cut),
+        "balanced_accuracy": (norm.sf(cut - shift) + norm.cdf(cut)) / 2,
+        "roc_auc": norm.cdf(shift / math.sqrt(2)),
+    }
+    rng = np.random.default_rng(0)
+    hits = dict.fromkeys(truth, 0)
+    for draw in range(draws):
+        y, p = _simulated(rng, n, prior, shift)
+        result = stats.bootstrap_scores(y, p, 1 / (1 + math.exp(-cut)), 400, seed=draw)
+        for name, value in truth.items():
+            hits[name] += result[name].low <= value <= result[name].high
+    for name, count in hits.items():
+        assert 0.93 <= count / draws <= 0.97, (name, count / draws)
+
+
+def test_paired_difference_of_a_model_with_itself_is_exactly_zero():
+    y, p = _simulated(np.random.default_rng(6), 120, 0.4, 1.0)
+    pred = (p >= 0.5).astype(int)
+    for difference in stats.paired_difference(y, pred, pred, 300, seed=0).values():
+        assert (difference.estimate, difference.low, difference.high) == (0.0, 0.0, 0.0)
+        assert difference.p_value == 1.0
+
+
+def test_paired_difference_is_b_minus_a_and_sees_a_clear_gain():
+    y, p = _simulated(np.random.default_rng(7), 400, 0.4, 1.5)
+    good = (p >= 0.5).astype(int)
+    bad = np.zeros_like(good)  # always class 0: balanced accuracy 0.5
+    forward = stats.paired_difference(y, bad, good, 500, seed=3)
+    backward = stats.paired_difference(y, good, bad, 500, seed=3)
+    gain = forward["balanced_accuracy"]
+    assert gain.estimate == pytest.approx(skm.balanced_accuracy_score(y, good) - 0.5)
+    assert 0 < gain.low < gain.estimate < gain.high
+    assert gain.p_value == 0.0  # no resample of 500 reaches zero: p < 2 / 500
+    slight = stats.paired_difference(y, good, np.where(np.arange(400) == 0, 1 - good, good), 500, 3)
+    assert slight["accuracy"].p_value > 0.05  # one image of 400 changed: no evidence
+    for name, interval in backward.items():
+        assert interval.estimate == pytest.approx(-forward[name].estimate)
+        assert interval.low == pytest.approx(-forward[name].high)
+
+
+def test_mcnemar_exact_p_on_the_discordant_pairs():
+    y = np.zeros(20, int)
+    a = np.zeros(20, int)
+    b = a.copy()
+    b[:10] = 1  # B wrong on 10 images A got right, and no image the other way round
+    result = stats.mcnemar(y, a, b)
+    assert (result.only_a, result.only_b) == (10, 0)
+    assert result.p_value == pytest.approx(2 * 0.5**10)
+    b[10:13] = 1
+    a[10:13] = 1  # both wrong: not discordant
+    a[13:15] = 1  # A wrong, B right on two
+    assert stats.mcnemar(y, a, b).only_b == 2
+    assert stats.mcnemar(y, a, b).p_value == pytest.approx(
+        2 * sum(math.comb(12, k) for k in range(3)) / 2**12
+    )
+    assert stats.mcnemar(y, a, a).p_value == 1.0
+
+
+def test_wilson_interval_stays_open_at_zero_errors():
+    zero = stats.wilson(0, 30)
+    assert zero.estimate == 0.0 and zero.low == pytest.approx(0.0, abs=1e-12)
+    assert zero.high == pytest.approx(1.96**2 / (30 + 1.96**2), rel=1e-3)  # closed form at 0
+    half = stats.wilson(15, 30)
+    assert half.low == pytest.approx(1 - half.high)
+    assert math.isnan(stats.wilson(0, 0).estimate)
+
+
+def _frame() -> pd.DataFrame:
+    rows = []
+    # age 3-9: 10 images, all right; 10-19: 10 images, the women all wrong; 70+: 2 images, wrong.
+    for age, label, predicted, count in (
+        ("3-9", "man", "man", 5),
+        ("3-9", "woman", "woman", 5),
+        ("10-19", "man", "man", 6),
+        ("10-19", "woman", "man", 4),
+        ("70+", "man", "woman", 2),
+    ):
+        rows += [{"label": label, "predicted": predicted, "age": age, "gender": label}] * count
+    return pd.DataFrame(rows)
+
+
+def test_group_scores_per_group_with_intervals_and_small_groups_flagged():
+    result = stats.group_scores(_frame(), ["age", "gender"], ["man", "woman"], min_group=5)
+    table = result.table.set_index(["attribute", "group"])
+    assert list(table.loc["age"].index) == ["3-9", "10-19", "70+"]  # numbers sort as numbers
+    teen = table.loc[("age", "10-19")]
+    assert (teen["n"], teen["man_n"], teen["woman_n"]) == (10, 6, 4)
+    assert teen["accuracy"] == pytest.approx(0.6)
+    assert (teen["man_error"], teen["woman_error"]) == (0.0, 1.0)
+    expected = stats.wilson(6, 10)
+    assert (teen["accuracy_low"], teen["accuracy_high"]) == (expected.low, expected.high)
+    assert teen["woman_error_low"] < 1.0 and teen["man_error_high"] > 0.0
+    assert table.loc[("age", "70+"), "small"] and not teen["small"]
+    assert math.isnan(table.loc[("gender", "man"), "woman_error"])
+    # 70+ (accuracy 0) is small, so the accuracy gap is between 3-9 and 10-19 only.
+    assert result.gaps["age"]["accuracy"] == {
+        "gap": pytest.approx(0.4),
+        "max": "3-9",
+        "min": "10-19",
+    }
+    assert result.gaps["age"]["woman_error"]["gap"] == 1.0
+    assert result.gaps["gender"]["accuracy"]["min"] == "woman"
+    assert "woman_error" not in result.gaps["gender"]  # only one group has women
