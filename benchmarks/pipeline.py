@@ -3,8 +3,9 @@
     python benchmarks/pipeline.py [--sample ../shared/data/genderface-sample.zip] [--precision]
 
 Measures, in one run: `dvc repro` of the committed (demo) params, a second `dvc repro` that must
-find nothing to do, and `dvc exp run -S data.source=<sample>` on the real 3,000-image sample with
-the committed params otherwise. Prints wall times against the targets and the sample's scores.
+find nothing to do, and `dvc exp run -S data.source=path -S data.path=<sample>` on the real
+3,000-image sample with the committed params otherwise. Prints wall times against the targets
+and the sample's scores.
 
 With --precision: the sample end to end twice in one fresh clone, every stage run each time
 (`dvc exp run -f`), once with `train.mixed_precision=float32` and once with `auto`
@@ -46,7 +47,7 @@ def precision_comparison(sample: Path, fairface: Path) -> None:
             seconds[setting] = timed(
                 [
                     "dvc", "exp", "run", "-f", "-n", setting,
-                    "-S", f"data.source={sample}",
+                    "-S", "data.source=path", "-S", f"data.path={sample}",
                     "-S", f"train.mixed_precision={setting}",
                     "-S", f"evaluate.external={Path(tmp) / 'fairface-540'}",
                     "-S", "evaluate.crop_face=true",
@@ -84,7 +85,9 @@ def main() -> None:
         env = project_env(clone)
         demo = timed(["dvc", "repro"], clone, env)
         noop = timed(["dvc", "repro"], clone, env)
-        real = timed(["dvc", "exp", "run", "-S", f"data.source={sample}"], clone, env)
+        real = timed(
+            ["dvc", "exp", "run", "-S", "data.source=path", "-S", f"data.path={sample}"], clone, env
+        )
         test = json.loads((clone / "metrics/eval/metrics.json").read_text())["test"]
         classes = json.loads((clone / "models/model.json").read_text())["classes"]
         curve = (clone / "metrics/train/plots/metrics/eval/auc.tsv").read_text().splitlines()

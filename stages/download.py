@@ -1,4 +1,4 @@
-"""DVC stage `download`: data.source -> data/raw/faces/<class>/..., and metrics/source.json."""
+"""DVC stage `download`: the data source -> data/raw/faces/<class>/..., and metrics/source.json."""
 
 from genderface import layout
 from genderface.errors import run_main
@@ -9,7 +9,7 @@ from genderface.sources import fetch
 
 def main() -> None:
     params = load_params()
-    summary = fetch(params.data.source, params.data.demo, layout.RAW_DIR)
+    summary = fetch(params.data.read, params.data.demo, layout.RAW_DIR)
     write_json(layout.SOURCE_METRICS, summary.as_metrics())
 
 

@@ -90,6 +90,10 @@ class Project:
         """Run dvc repro; return the names of the stages that ran."""
         return re.findall(r"Running stage '(\w+)'", self.run("dvc", "repro"))
 
+    def changed(self) -> set[str]:
+        """Stage names `dvc status` reports as changed (each heads an unindented line)."""
+        return set(re.findall(r"^(\w+):$", self.run("dvc", "status"), re.MULTILINE))
+
     def json(self, path: str) -> dict:
         return json.loads((self.root / path).read_text())
 
@@ -170,8 +174,10 @@ def write_params(folder: Path, **overrides: object) -> None:
 
 
 def run_stage(name: str, cwd: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    """`python stages/<name>.py` in cwd, as DVC runs it; kwargs go to subprocess.run."""
-    env = {**os.environ, **kwargs.pop("env", {})}
+    """`python stages/<name>.py` in cwd, as DVC runs it; kwargs go to subprocess.run, and `env`
+    adds to the environment (a None value removes the variable)."""
+    added = kwargs.pop("env", {})
+    env = {k: v for k, v in {**os.environ, **added}.items() if v is not None}
     return subprocess.run(
         [sys.executable, str(REPO / "stages" / f"{name}.py"), *args],
         cwd=cwd,

@@ -268,7 +268,8 @@ def test_end_to_end_a_threshold_forced_to_099_is_worse_on_the_sample(sample_zip,
     project = Project(tmp_path / "project")
     project.set_params(
         **{
-            "data.source": str(sample_zip),
+            "data.source": "path",
+            "data.path": str(sample_zip),
             "data.image_size": 32,
             "train.epochs": 8,
             "model.head_units": 256,

@@ -1,10 +1,13 @@
 """dvc.yaml must name, for every stage, its script and every package module the script runs."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 import yaml
+
+from genderface.params import NO_INPUT
 
 from .conftest import REPO
 
@@ -70,11 +73,39 @@ def _leaves(node: dict, prefix: str = "") -> set[str]:
     return keys
 
 
+def _templated_deps(stage: str) -> set[str]:
+    """Parameters a stage names as dependencies (`- ${data.path}`): paths tracked by content."""
+    deps = DVC_YAML["stages"][stage]["deps"]
+    return {m[1] for d in deps if (m := re.fullmatch(r"\$\{([\w.]+)\}", d))}
+
+
 def test_every_parameter_is_listed_by_a_stage():
     """No orphan keys in params.yaml: editing a value no stage lists would rerun nothing."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     listed = {key for spec in DVC_YAML["stages"].values() for key in spec.get("params", [])}
-    assert listed == _leaves(params)
+    templated = set().union(*map(_templated_deps, DVC_YAML["stages"]))
+    assert not listed & templated
+    assert listed | templated == _leaves(params)
+
+
+def test_path_parameters_are_dependencies_of_the_stages_that_read_them():
+    """A file behind a path parameter is tracked by content, and only by its reader."""
+    assert {stage: _templated_deps(stage) for stage in DVC_YAML["stages"]} == {
+        "download": {"data.path"},
+        "validate": set(),
+        "split": set(),
+        "preprocess": set(),
+        "train": {"model.weights_file"},
+        "evaluate": {"evaluate.external"},
+    }
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    defaults = (
+        params["data"]["path"],
+        params["model"]["weights_file"],
+        params["evaluate"]["external"],
+    )
+    assert defaults == (NO_INPUT,) * 3  # the demo reads no path: all three name the placeholder
+    assert (REPO / NO_INPUT).is_file()
 
 
 def test_train_depends_on_no_evaluation_or_reporting_code():

@@ -5,6 +5,7 @@ a non-zero exit, no traceback (unless asked for with --verbose), and no partial 
 half-written in the project, nothing written outside it, no `.*.tmp-*` leftovers.
 """
 
+import contextlib
 import hashlib
 import http.server
 import io
@@ -12,6 +13,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -88,6 +90,25 @@ def _fails_leaving_only_params(
             "params.yaml: train.epochs: Input should be greater than or equal to 1 (got -3)",
             id="out-of-range",
         ),
+        pytest.param(
+            {"data.source": "ftp://example/faces.zip"},
+            "params.yaml: data.source: Value error, expected demo, kaggle:<owner>/<slug>"
+            "[/versions/N], or path (with data.path naming the archive or folder, so DVC tracks "
+            "its content) (got 'ftp://example/faces.zip')",
+            id="unknown-source",
+        ),
+        pytest.param(
+            {"data.source": "path"},
+            "params.yaml: data: Value error, data.source is path: set data.path to the archive "
+            "or folder to read",
+            id="path-without-data-path",
+        ),
+        pytest.param(
+            {"model.weights_file": "vgg16.h5"},
+            "params.yaml: model: Value error, model.weights_file is read only when "
+            "model.weights is file; set that, or model.weights_file back to inputs/none",
+            id="weights-file-unused",
+        ),
     ],
 )
 @pytest.mark.parametrize("stage", ["download", "split"])
@@ -102,7 +123,7 @@ def test_params_yaml_that_is_not_yaml(project):
     _fails_leaving_only_params(project, "download", "params.yaml: not valid YAML")
 
 
-# data.source: archives and folders that cannot be used -----------------------------------------
+# data.path: archives and folders that cannot be used -----------------------------------------
 
 
 def _zip(archive: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
@@ -160,7 +181,6 @@ def _faces_tgz(archive: Path, inputs: Path) -> Path:
 FACE = b"\xff\xd8 not really a jpeg"
 BAD_SOURCES: dict[str, tuple[Callable[[Path], str], str]] = {
     "missing-path": (lambda d: str(d / "nope.zip"), "no such file or folder"),
-    "unknown-scheme": (lambda d: "ftp://example/faces.zip", "unknown scheme"),
     "not-an-archive": (lambda d: str(_text_file(d / "notes.txt")), "not a supported archive"),
     "no-class-folders": (
         lambda d: str(_zip(d / "flat.zip", {"man_1.jpg": FACE})),
@@ -234,9 +254,9 @@ def test_bad_data_source(tmp_path, project, case):
     inputs.mkdir()
     source = make(inputs)
     before = _files(tmp_path)
-    write_params(project, **{"data.source": source})
+    write_params(project, **{"data.source": "path", "data.path": source})
     result = run_stage("download", project)
-    message = f"data.source {source!r}: {expected}"
+    message = f"data.path {source!r}: {expected}"
     if case.startswith("truncated"):
         assert result.stderr.rstrip().endswith("check the archive is complete")
     assert_one_line_failure(result, message)
@@ -290,7 +310,7 @@ def test_kaggle_unreachable(tmp_path, project):
         project,
         "download",
         f"cannot reach Kaggle to download {KAGGLE_HANDLE!r} (ConnectionError); check the network, "
-        "or download the archive yourself and set data.source to its path",
+        "or download the archive yourself and set data.source to path and data.path to it",
         **_kaggle_env(tmp_path),
     )
 
@@ -309,6 +329,61 @@ def test_kaggle_http_errors(tmp_path, project, status, message):
     with _kaggle_answering(status) as seen:
         _fails_leaving_only_params(project, "download", message, **_kaggle_env(tmp_path))
     assert seen == ["/api/v1/datasets.DatasetApiService/GetDataset"]
+
+
+@contextmanager
+def _kaggle_silent() -> Iterator[list[socket.socket]]:
+    """A loopback server where kagglesdk's TEST environment looks: it accepts every connection
+    and never answers (the stalled network kagglesdk would wait on for ever)."""
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+    with socket.create_server(("127.0.0.1", KAGGLE_TEST_PORT)) as server:
+        server.settimeout(0.1)
+
+        def accept() -> None:
+            while not stop.is_set() and len(accepted) < 16:
+                with contextlib.suppress(TimeoutError):
+                    accepted.append(server.accept()[0])
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            yield accepted
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+            for conn in accepted:
+                conn.close()
+
+
+def test_kaggle_that_never_answers_fails_within_the_timeout(tmp_path, project):
+    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    env = _kaggle_env(tmp_path) | {"GENDERFACE_KAGGLE_TIMEOUT": "2"}
+    with _kaggle_silent() as accepted:
+        started = time.monotonic()
+        _fails_leaving_only_params(
+            project,
+            "download",
+            f"Kaggle did not answer within 2 s while downloading {KAGGLE_HANDLE!r} (ReadTimeout); "
+            "check the network and rerun, set GENDERFACE_KAGGLE_TIMEOUT to wait longer, or "
+            "download the archive yourself and set data.source to path and data.path to it",
+            **env,
+        )
+        elapsed = time.monotonic() - started
+    assert len(accepted) == 1  # it connected, sent its request, and waited the 2 s
+    assert 2 <= elapsed < 30  # the wait, plus the stage's start-up (no TensorFlow)
+
+
+def test_kaggle_timeout_that_is_not_a_number(tmp_path, project):
+    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    env = _kaggle_env(tmp_path) | {"GENDERFACE_KAGGLE_TIMEOUT": "soon"}
+    _fails_leaving_only_params(
+        project,
+        "download",
+        "GENDERFACE_KAGGLE_TIMEOUT='soon': expected a number of seconds above 0; unset it for "
+        "the default 60",
+        **env,
+    )
 
 
 def test_verbose_adds_the_traceback_and_keeps_the_line(tmp_path, project):
@@ -364,7 +439,7 @@ def test_interrupted_download_restarts_cleanly(tmp_path, project):
         for i in range(3000):
             label = "man" if i % 3 else "woman"
             zf.writestr(f"faces/{label}/{label}_{i}.jpg", FACE + rng.bytes(16_000))
-    write_params(project, **{"data.source": str(archive)})
+    write_params(project, **{"data.source": "path", "data.path": str(archive)})
     raw = project / "data" / "raw"
     killed = subprocess.Popen(
         [sys.executable, str(REPO / "stages" / "download.py")],

@@ -113,7 +113,7 @@ def test_weights_resolution(tmp_path):
     weights = tmp_path / "vgg16_notop.h5"
     weights.write_bytes(b"")
     assert resolve_weights(str(weights)) == str(weights)
-    with pytest.raises(GenderfaceError, match="expected imagenet, none, or an existing"):
+    with pytest.raises(GenderfaceError, match="expected an existing VGG16 no-top"):
         resolve_weights(str(tmp_path / "missing.h5"))
 
 
@@ -131,7 +131,7 @@ def test_weights_from_an_h5_file(tmp_path, tiny_params, legacy):
     else:
         path = tmp_path / "vgg16_notop.weights.h5"
         base.save_weights(path)
-    params = tiny_params.model.model_copy(update={"weights": str(path)})
+    params = tiny_params.model.model_copy(update={"weights": "file", "weights_file": str(path)})
     model = build_model(32, params, tiny_params.train.augment, seed=5)
     loaded = model.get_layer(BASE_NAME).get_weights()
     for got, want in zip(loaded, base.get_weights(), strict=True):
@@ -143,7 +143,7 @@ def test_weights_file_of_another_model_is_one_clear_error(tmp_path, tiny_params)
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     path = tmp_path / "not_vgg.weights.h5"
     other.save_weights(path)
-    params = tiny_params.model.model_copy(update={"weights": str(path)})
+    params = tiny_params.model.model_copy(update={"weights": "file", "weights_file": str(path)})
     with pytest.raises(GenderfaceError, match="not VGG16 no-top weights"):
         build_model(32, params, tiny_params.train.augment, seed=5)
 

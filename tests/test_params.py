@@ -1,7 +1,7 @@
 import pytest
 
 from genderface.errors import GenderfaceError
-from genderface.params import load_params, parse_params
+from genderface.params import NO_INPUT, load_params, parse_params
 
 from .conftest import REPO, tiny_params_dict
 
@@ -47,3 +47,45 @@ def test_load_params_reports_missing_and_broken_files(tmp_path):
     broken.write_text("data: [unclosed\n")
     with pytest.raises(GenderfaceError, match="not valid YAML"):
         load_params(broken)
+
+
+def test_path_parameters_name_the_placeholder_unless_read():
+    params = parse_params(tiny_params_dict())
+    assert (params.data.read, params.model.vgg16_weights, params.evaluate.external) == (
+        "demo",
+        "none",
+        None,  # NO_INPUT turns the external folder off
+    )
+    params = parse_params(
+        tiny_params_dict(
+            **{"data.source": "path", "data.path": "faces.zip", "model.weights": "file"},
+            **{"model.weights_file": "vgg.h5", "evaluate.external": "other"},
+        )
+    )
+    assert (params.data.read, params.model.vgg16_weights, params.evaluate.external) == (
+        "faces.zip",
+        "vgg.h5",
+        "other",
+    )
+    assert parse_params(tiny_params_dict(**{"data.source": "kaggle:a/b"})).data.read == "kaggle:a/b"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"data.source": "faces.zip"}, "data.source: Value error, expected demo, kaggle:"),
+        ({"data.source": "path"}, "data: Value error, data.source is path: set data.path"),
+        ({"data.path": "faces.zip"}, "data: Value error, data.path is read only when"),
+        ({"model.weights": "file"}, "model: Value error, model.weights is file: set"),
+        (
+            {"model.weights": "vgg.h5"},
+            "model.weights: Input should be 'imagenet', 'none' or 'file'",
+        ),
+        ({"evaluate.external": ""}, f"evaluate.external: Value error, a folder, or {NO_INPUT}"),
+    ],
+)
+def test_path_parameters_that_dvc_could_not_track_are_refused(overrides, expected):
+    with pytest.raises(GenderfaceError) as info:
+        parse_params(tiny_params_dict(**overrides))
+    assert expected in str(info.value)
+    assert "{" not in str(info.value)  # a model-level error does not dump the section

@@ -28,7 +28,9 @@ def _flat(tree: dict, prefix: str = "") -> dict:
 def sample_project(tmp_path_factory) -> Project:
     require_sample()
     project = Project(tmp_path_factory.mktemp("project"))
-    project.set_params(**{"data.source": str(SAMPLE_ZIP), "train.batch_size": 64})
+    project.set_params(
+        **{"data.source": "path", "data.path": str(SAMPLE_ZIP), "train.batch_size": 64}
+    )
     assert project.repro() == STAGES
     return project
 

@@ -126,7 +126,28 @@ def test_evaluate_stage_with_a_missing_external_folder_writes_nothing(trained_mo
     assert result.returncode == 1
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
         "error: evaluate.external 'no/such/folder': no such folder; set it to a folder of "
-        '<class>/<images>, or to "" to turn it off'
+        "<class>/<images>, or to inputs/none to turn it off"
     ]
     assert not (tmp_path / "metrics/eval").exists()
     assert not (tmp_path / "models/MODEL_CARD.md").exists()
+
+
+TENSORFLOW_NOISE = ("cuInit", "absl::InitializeLog", "cpu_feature_guard", "oneDNN", "cudart_stub")
+
+
+def test_stage_output_hides_tensorflow_start_up_noise_unless_verbose(trained_model, tmp_path):
+    """On a machine without a GPU: the stage's own lines, not TensorFlow's C++ start-up lines
+    (which --verbose and GENDERFACE_VERBOSE=1 bring back). No TF_CPP_* setting inherited."""
+    _evaluate_workdir(trained_model, tmp_path)
+    write_params(tmp_path)
+    clean = {"TF_CPP_MIN_LOG_LEVEL": None}
+    quiet = run_stage("evaluate", tmp_path, env=clean)
+    assert quiet.returncode == 0, quiet.stderr
+    output = quiet.stdout + quiet.stderr
+    assert not [noise for noise in TENSORFLOW_NOISE if noise in output], output
+    assert "evaluate: " in quiet.stderr  # the stage's own log lines are still there
+    for args, env in ((("--verbose",), {}), ((), {"GENDERFACE_VERBOSE": "1"})):
+        loud = run_stage("evaluate", tmp_path, *args, env=clean | env)
+        assert loud.returncode == 0, loud.stderr
+        assert "absl::InitializeLog" in loud.stderr
+        assert "failed call to cuInit" in loud.stderr

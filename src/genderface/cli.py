@@ -4,8 +4,6 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -20,25 +18,6 @@ from genderface.layout import MODEL
 
 if TYPE_CHECKING:
     from genderface.predict import Prediction
-
-
-@contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null while TensorFlow loads.
-
-    TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are written before any log setting is
-    read (tensorflow/tensorflow#62770), and would bury predict's one-line errors.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -126,11 +105,9 @@ def predict(
     """
 
     def run() -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        with _native_stderr_silenced():
-            from genderface.inference import Failure, whole_image
-            from genderface.model import load_classifier
-            from genderface.predict import expand_inputs, predict_paths
+        from genderface.inference import Failure, whole_image  # TensorFlow: quiet.py
+        from genderface.model import load_classifier
+        from genderface.predict import expand_inputs, predict_paths
 
         loader = whole_image
         if crop_face:

@@ -19,7 +19,7 @@ from genderface.folders import class_files
 from genderface.inference import Failure, Loader, score_files, whole_image
 from genderface.layout import PREDICTION_COLUMNS
 from genderface.model import Classifier
-from genderface.params import EvaluateParams
+from genderface.params import NO_INPUT, EvaluateParams
 from genderface.scoring import Evaluation, Keys, check_model_matches, scored
 from genderface.shards import ShardInfo
 from genderface.stats import GroupScores, group_scores
@@ -46,7 +46,7 @@ def folder_images(folder: Path, classes: list[str]) -> tuple[list[Path], list[in
     if not folder.is_dir():
         raise GenderfaceError(
             f"evaluate.external {str(folder)!r}: no such folder; set it to a folder of "
-            '<class>/<images>, or to "" to turn it off'
+            f"<class>/<images>, or to {NO_INPUT} to turn it off"
         )
     found = class_files(folder)
     if sorted(found) != sorted(classes):

@@ -32,7 +32,7 @@ class VGG16Preprocess(layers.Layer):
 
 
 def resolve_weights(weights: str) -> str | None:
-    """Map model.weights to "imagenet", None, or a weights file path.
+    """Map ModelParams.vgg16_weights to "imagenet", None, or a weights file path.
 
     A path may be Keras' published legacy file (vgg16_..._notop.h5) or a Keras 3 .weights.h5;
     Keras picks the format by the name.
@@ -44,7 +44,7 @@ def resolve_weights(weights: str) -> str | None:
     path = Path(weights)
     if path.suffix != ".h5" or not path.is_file():
         raise GenderfaceError(
-            f"model.weights {weights!r}: expected imagenet, none, or an existing VGG16 .h5 file"
+            f"model.weights_file {weights!r}: expected an existing VGG16 no-top .h5 file"
         )
     return str(path)
 
@@ -75,7 +75,7 @@ def _load_base(image_size: int, weights: str) -> keras.Model:
     except Exception as err:  # only the ImageNet download can fail here
         raise GenderfaceError(
             f"model.weights imagenet: cannot download the VGG16 weights ({type(err).__name__}); "
-            "check the network, or set model.weights to a local "
+            "check the network, or set model.weights to file and model.weights_file to a local "
             "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
         ) from None
     if resolved not in (None, "imagenet"):
@@ -83,7 +83,7 @@ def _load_base(image_size: int, weights: str) -> keras.Model:
             base.load_weights(resolved)
         except (ValueError, OSError, KeyError) as err:
             raise GenderfaceError(
-                f"model.weights {resolved!r}: not VGG16 no-top weights ({err}); use Keras' "
+                f"model.weights_file {resolved!r}: not VGG16 no-top weights ({err}); use Keras' "
                 "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 or imagenet"
             ) from None
     return base
@@ -130,7 +130,7 @@ def build_model(
     The base is called with training=False, so it stays in inference mode after it is unfrozen
     for fine-tuning (the keras-io transfer-learning recipe).
     """
-    base = _load_base(image_size, params.weights)
+    base = _load_base(image_size, params.vgg16_weights)
     base.trainable = False
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
     augment_layers = augmentation(augment, seed)

@@ -5,11 +5,22 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from genderface.errors import GenderfaceError
 
 PARAMS_FILE = Path("params.yaml")
+NO_INPUT = "inputs/none"
+"""What a path parameter names when nothing is to be read there. dvc.yaml lists every path
+parameter as a dependency (`${data.path}`, ...) so DVC tracks the file by content, and a
+dependency must be a real path: this committed placeholder is one that never changes."""
 
 
 class _Section(BaseModel):
@@ -25,10 +36,46 @@ class DemoParams(_Section):
     seed: int = Field(ge=0)
 
 
+def _path_read_when(selected: bool, selector: str, key: str, path: str, what: str) -> None:
+    """A path parameter is set exactly when its selector asks for it, so dvc.lock records only
+    files the pipeline read."""
+    if selected and path == NO_INPUT:
+        raise ValueError(f"{selector}: set {key} to {what}")
+    if not selected and path != NO_INPUT:
+        raise ValueError(
+            f"{key} is read only when {selector}; set that, or {key} back to {NO_INPUT}"
+        )
+
+
 class DataParams(_Section):
-    source: str = Field(min_length=1)
+    source: str = Field(
+        min_length=1, description="demo | kaggle:<owner>/<slug>[/versions/N] | path"
+    )
+    path: str = Field(min_length=1, description="archive or folder read when source is path")
     image_size: int = Field(ge=32, le=512)
     demo: DemoParams
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, source: str) -> str:
+        if source in ("demo", "path") or source.startswith("kaggle:"):
+            return source
+        raise ValueError(
+            "expected demo, kaggle:<owner>/<slug>[/versions/N], or path (with data.path "
+            "naming the archive or folder, so DVC tracks its content)"
+        )
+
+    @model_validator(mode="after")
+    def _path_when_source_is_path(self) -> "DataParams":
+        selected = self.source == "path"
+        what = "the archive or folder to read"
+        _path_read_when(selected, "data.source is path", "data.path", self.path, what)
+        return self
+
+    @property
+    def read(self) -> str:
+        """What the download stage reads: demo, kaggle:<handle>, or the path in data.path."""
+        return self.path if self.source == "path" else self.source
 
 
 class SplitParams(_Section):
@@ -50,13 +97,28 @@ class PreprocessParams(_Section):
 
 
 class ModelParams(_Section):
-    weights: str = Field(
-        min_length=1, description="imagenet | none | path to a VGG16 no-top weights .h5 file"
+    weights: Literal["imagenet", "none", "file"]
+    weights_file: str = Field(
+        min_length=1, description="VGG16 no-top weights .h5 file read when weights is file"
     )
     pooling: Literal["avg", "flatten"]
     head_units: int = Field(ge=1)
     dropout: float = Field(ge=0, lt=1)
     l2: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _file_when_weights_is_file(self) -> "ModelParams":
+        selected = self.weights == "file"
+        what = "a VGG16 no-top weights .h5 file"
+        _path_read_when(
+            selected, "model.weights is file", "model.weights_file", self.weights_file, what
+        )
+        return self
+
+    @property
+    def vgg16_weights(self) -> str:
+        """imagenet, none, or the weights file to load."""
+        return self.weights_file if self.weights == "file" else self.weights
 
 
 class AugmentParams(_Section):
@@ -110,10 +172,18 @@ class EvaluateParams(_Section):
     bootstrap: int = Field(ge=100, le=100_000, description="resamples for the 95% intervals")
     seed: int = Field(ge=0, description="of the bootstrap")
     external: str | None = Field(
-        description="optional folder <class>/<images> scored separately; empty or null = off"
+        description=f"optional folder <class>/<images> scored separately; {NO_INPUT} = off"
     )
     crop_face: bool = Field(description="score external images through predict's face crop")
     min_group: int = Field(ge=1, description="groups smaller than this are flagged, not compared")
+
+    @field_validator("external", mode="before")
+    @classmethod
+    def _placeholder_is_off(cls, external: object) -> object:
+        """NO_INPUT turns it off; "" or null cannot, as DVC needs a path for its dependency."""
+        if external in ("", None):
+            raise ValueError(f"a folder, or {NO_INPUT} for none (DVC tracks it as a dependency)")
+        return None if external == NO_INPUT else external
 
 
 class Params(_Section):
@@ -135,7 +205,7 @@ def parse_params(raw: object, origin: str = str(PARAMS_FILE)) -> Params:
         message = first["msg"]
         if first["type"] == "extra_forbidden":
             message = "unknown key; remove it or check its spelling"
-        elif first["type"] != "missing":
+        elif first["type"] != "missing" and not isinstance(first["input"], dict):
             message += f" (got {first['input']!r})"
         raise GenderfaceError(f"{origin}: {key}: {message}") from None
 

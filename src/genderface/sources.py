@@ -1,19 +1,24 @@
 """Data sources: put a dataset laid out as faces/<class>/<image> into data/raw, whatever its origin.
 
 `data.source` selects one of: `demo` (synthetic, offline), `kaggle:<owner>/<slug>[/versions/N]`
-(via kagglehub), a local .zip / .tar.gz / .tgz / .tar archive, or a local directory. The result is
-staged in a hidden temporary folder beside the destination and renamed into place only when it is
+(via kagglehub), or `path`: the local .zip / .tar.gz / .tgz / .tar archive or directory named by
+`data.path` (params.DataParams.read hands `fetch` one of the three). The result is staged in a
+hidden temporary folder beside the destination and renamed into place only when it is
 complete, so a failure never leaves a partial data/raw.
 """
 
 import logging
+import os
 import re
 import shutil
 import stat
 import tarfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -29,7 +34,10 @@ log = logging.getLogger("download")
 KAGGLE_PREFIX = "kaggle:"
 _KAGGLE_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+(/versions/\d+)?$")
 _ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
-_SOURCE_HELP = "use demo, kaggle:<owner>/<slug>[/versions/N], or a path to a .zip/.tar.gz or folder"
+KAGGLE_TIMEOUT = 60.0
+"""Seconds Kaggle may stay silent (connecting, or between two answers) before download gives up."""
+KAGGLE_TIMEOUT_ENV = "GENDERFACE_KAGGLE_TIMEOUT"  # overrides KAGGLE_TIMEOUT, e.g. on slow links
+_PATH_HELP = "set data.path to a .zip/.tar.gz/.tgz/.tar archive or a folder"
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,12 @@ def fetch(source: str, demo: DemoParams, dest: Path) -> SourceSummary:
     return SourceSummary(source=source, resolved=resolved, counts=counts)
 
 
+def _named(source: str) -> str:
+    """The parameter holding the source, and its value, as messages name it."""
+    key = "data.source" if source.startswith(KAGGLE_PREFIX) else "data.path"
+    return f"{key} {source!r}"
+
+
 def _materialize(source: str, demo: DemoParams, staging: Path) -> str:
     """Fill staging/faces; return the source with a Kaggle version made explicit."""
     if source == "demo":
@@ -75,17 +89,15 @@ def _materialize(source: str, demo: DemoParams, staging: Path) -> str:
         _take_faces(downloaded, staging, source)
         version = re.search(r"versions/(\d+)", downloaded.as_posix())
         return f"{source.split('/versions/')[0]}/versions/{version[1]}" if version else source
-    if re.match(r"^[a-zA-Z][\w+.-]*:", source) and not Path(source).exists():
-        raise GenderfaceError(f"data.source {source!r}: unknown scheme; {_SOURCE_HELP}")
     path = Path(source).expanduser()
     if not path.exists():
-        raise GenderfaceError(f"data.source {source!r}: no such file or folder; {_SOURCE_HELP}")
+        raise GenderfaceError(f"{_named(source)}: no such file or folder; {_PATH_HELP}")
     if path.is_dir():
         log.info("source: folder %s", path)
         _take_faces(path, staging, source)
         return source
     if not path.name.lower().endswith(_ARCHIVE_SUFFIXES):
-        raise GenderfaceError(f"data.source {source!r}: not a supported archive; {_SOURCE_HELP}")
+        raise GenderfaceError(f"{_named(source)}: not a supported archive; {_PATH_HELP}")
     log.info("source: archive %s", path)
     extracted = staging / "extracted"
     _extract(path, extracted)
@@ -115,13 +127,13 @@ def find_faces_dir(root: Path, source: str) -> Path:
         classes = class_counts(candidate) if candidate.is_dir() else {}
         if len(classes) > 2:
             raise GenderfaceError(
-                f"data.source {source!r}: {FACES}/ has {len(classes)} class folders "
+                f"{_named(source)}: {FACES}/ has {len(classes)} class folders "
                 f"({', '.join(classes)}); the model is binary, keep exactly two"
             )
         if len(classes) == 2:
             return candidate
     raise GenderfaceError(
-        f"data.source {source!r}: no {FACES}/<class>/ folders with images inside; "
+        f"{_named(source)}: no {FACES}/<class>/ folders with images inside; "
         "lay it out like the Kaggle archive (faces/man/..., faces/woman/...)"
     )
 
@@ -151,12 +163,12 @@ def _extract(archive: Path, target: Path) -> None:
                 tf.extractall(target, members=progress, filter=_tar_filter)
     except tarfile.FilterError as err:
         raise GenderfaceError(
-            f"data.source {str(archive)!r}: member {err.tarinfo.name!r} points outside the "
+            f"data.path {str(archive)!r}: member {err.tarinfo.name!r} points outside the "
             "archive or is not a plain file; refusing"
         ) from None
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
         raise GenderfaceError(
-            f"data.source {str(archive)!r}: cannot extract ({err}); check the archive is complete"
+            f"data.path {str(archive)!r}: cannot extract ({err}); check the archive is complete"
         ) from None
 
 
@@ -172,12 +184,12 @@ def _check_member(archive: Path, target: Path, member: zipfile.ZipInfo) -> None:
     resolved = (target / name).resolve()
     if Path(name).is_absolute() or not resolved.is_relative_to(target.resolve()):
         raise GenderfaceError(
-            f"data.source {str(archive)!r}: member {name!r} points outside the archive; refusing"
+            f"data.path {str(archive)!r}: member {name!r} points outside the archive; refusing"
         )
     # zipfile would write a link's target path as the file's bytes: a fake image, not a link.
     if stat.S_ISLNK(member.external_attr >> 16):
         raise GenderfaceError(
-            f"data.source {str(archive)!r}: member {name!r} is a symbolic link; refusing"
+            f"data.path {str(archive)!r}: member {name!r} is a symbolic link; refusing"
         )
 
 
@@ -192,8 +204,10 @@ def _download_kaggle(handle: str) -> Path:
             f"data.source 'kaggle:{handle}': expected kaggle:<owner>/<slug>[/versions/N]"
         )
     log.info("source: Kaggle dataset %s (via kagglehub)", handle)
+    timeout = _kaggle_timeout()
     try:
-        return Path(kagglehub.dataset_download(handle))
+        with _requests_time_out(timeout):
+            return Path(kagglehub.dataset_download(handle))
     except (NotFoundError, UnauthenticatedError, KaggleApiHTTPError) as err:
         status = getattr(getattr(err, "response", None), "status_code", None)
         if isinstance(err, NotFoundError) or status == 404:
@@ -208,16 +222,65 @@ def _download_kaggle(handle: str) -> Path:
             ) from None
         raise GenderfaceError(
             f"Kaggle answered {status} for {handle!r}; try again later, or download the archive "
-            "yourself and set data.source to its path"
+            "yourself and set data.source to path and data.path to it"
+        ) from None
+    except requests.Timeout as err:
+        raise GenderfaceError(
+            f"Kaggle did not answer within {timeout:g} s while downloading {handle!r} "
+            f"({type(err).__name__}); check the network and rerun, set {KAGGLE_TIMEOUT_ENV} to "
+            "wait longer, or download the archive yourself and set data.source to path and "
+            "data.path to it"
         ) from None
     except requests.RequestException as err:
         raise GenderfaceError(
             f"cannot reach Kaggle to download {handle!r} ({type(err).__name__}); check the "
-            "network, or download the archive yourself and set data.source to its path"
+            "network, or download the archive yourself and set data.source to path and data.path "
+            "to it"
         ) from None
     except Exception as err:  # kagglehub's other failures: backend, corrupt download, env
         reason = str(err).splitlines()[0] if str(err) else ""
         raise GenderfaceError(
             f"Kaggle download of {handle!r} failed ({type(err).__name__}: {reason}); rerun, or "
-            "download the archive yourself and set data.source to its path"
+            "download the archive yourself and set data.source to path and data.path to it"
         ) from None
+
+
+def _kaggle_timeout() -> float:
+    raw = os.environ.get(KAGGLE_TIMEOUT_ENV, "")
+    try:
+        seconds = float(raw) if raw else KAGGLE_TIMEOUT
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise GenderfaceError(
+            f"{KAGGLE_TIMEOUT_ENV}={raw!r}: expected a number of seconds above 0; unset it for "
+            f"the default {KAGGLE_TIMEOUT:g}"
+        )
+    return seconds
+
+
+@contextmanager
+def _requests_time_out(seconds: float) -> Iterator[None]:
+    """Give every HTTP request sent inside a timeout where it has none.
+
+    kagglesdk (under kagglehub) sends its API calls without one, so a server that accepts the
+    connection and never answers would hang the stage for ever. requests has no per-session
+    default, and the session is kagglesdk's, so the default goes on the transport adapter for
+    the length of the download. `seconds` bounds connecting and each wait for data; kagglehub
+    does not retry, so it bounds the stall.
+    """
+    from requests import PreparedRequest, Response
+    from requests.adapters import HTTPAdapter
+
+    send = HTTPAdapter.send
+
+    def send_with_timeout(self: HTTPAdapter, request: PreparedRequest, **kwargs: Any) -> Response:
+        if kwargs.get("timeout") is None:  # requests.Session.send passes it by keyword
+            kwargs["timeout"] = seconds
+        return send(self, request, **kwargs)
+
+    HTTPAdapter.send = send_with_timeout
+    try:
+        yield
+    finally:
+        HTTPAdapter.send = send

@@ -1,0 +1,149 @@
+"""Files named by params.yaml are tracked by content: `dvc status` and `dvc repro` in a real repo.
+
+data.path (a folder or an archive), model.weights_file and evaluate.external are dvc.yaml
+dependencies templated from params.yaml: a changed, added or removed file reruns its reader and
+everything after it; the same bytes rewritten, or a touched file, rerun nothing.
+"""
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import Project, image_bytes, write_faces
+
+pytestmark = [pytest.mark.slow]
+
+STAGES = ["download", "validate", "split", "preprocess", "train", "evaluate"]
+UP_TO_DATE = "Data and pipelines are up to date."
+FACES = "inputs/faces"  # inside the project, as a user might keep it (git-ignored or not)
+EXTERNAL = "inputs/external"
+WEIGHTS = "inputs/vgg16_notop.weights.h5"
+FAST = {"train.fine_tune_blocks": 0, "evaluate.mistakes": 2}  # phase 1 only: tiny and quick
+
+
+def _save_vgg16_weights(path: Path, seed: int) -> None:
+    """VGG16 no-top weights as the train stage loads them, from a random model (no download)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    base.save_weights(path)
+
+
+def _write_external(root: Path) -> None:
+    for label, color in (("man", (30, 90, 210)), ("woman", (210, 90, 30))):
+        (root / label).mkdir(parents=True)
+        for i in range(3):
+            (root / label / f"{i}.jpg").write_bytes(image_bytes((color[0] + 7 * i, *color[1:])))
+
+
+@pytest.fixture(scope="module")
+def tracked_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The tiny project reading a folder source, a weights file and an external folder."""
+    project = Project(tmp_path_factory.mktemp("tracked"))
+    root = project.root
+    write_faces(root / FACES, per_class=10)
+    _write_external(root / EXTERNAL)
+    _save_vgg16_weights(root / WEIGHTS, seed=1)
+    project.set_params(
+        **FAST,
+        **{"data.source": "path", "data.path": FACES, "model.weights": "file"},
+        **{"model.weights_file": WEIGHTS, "evaluate.external": EXTERNAL},
+    )
+    assert project.repro() == STAGES
+    project.commit("tiny pipeline on tracked inputs")
+    return project
+
+
+@pytest.fixture
+def project(tracked_project: Project, tmp_path: Path) -> Project:
+    return Project(tmp_path / "project", template=tracked_project)
+
+
+def _assert_up_to_date(project: Project) -> None:
+    assert UP_TO_DATE in project.run("dvc", "status")
+    out = project.run("dvc", "repro")
+    assert UP_TO_DATE in out
+    assert "Running stage" not in out
+
+
+def _assert_same_bytes_and_touch_rerun_nothing(project: Project, path: Path) -> None:
+    path.write_bytes(path.read_bytes())  # a new mtime and inode data, the same content
+    _assert_up_to_date(project)
+    later = path.stat().st_mtime + 3600
+    os.utime(path, (later, later))
+    _assert_up_to_date(project)
+
+
+def _assert_reruns(project: Project, stages: list[str]) -> None:
+    """`dvc status` names the reader of the changed input; `dvc repro` reruns it onwards."""
+    assert project.changed() == {stages[0]}
+    assert project.repro() == stages
+    _assert_up_to_date(project)
+
+
+def test_folder_source_tracked_by_content(project):
+    man = project.root / FACES / "faces" / "man"
+    _assert_same_bytes_and_touch_rerun_nothing(project, man / "man_1.jpg")
+    (man / "man_1.jpg").write_bytes(image_bytes((99, 0, 99)))
+    _assert_reruns(project, STAGES)
+    (man / "man_new.jpg").write_bytes(image_bytes((0, 99, 99)))
+    _assert_reruns(project, STAGES)
+    assert project.json("metrics/source.json")["classes"] == {"man": 11, "woman": 10}
+    (man / "man_2.jpg").unlink()
+    _assert_reruns(project, STAGES)
+    assert project.json("metrics/source.json")["classes"] == {"man": 10, "woman": 10}
+
+
+def _zip_folder(folder: Path, archive: Path) -> None:
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*.jpg")):
+            zf.write(path, path.relative_to(folder).as_posix())
+
+
+def test_zip_source_outside_the_project_tracked_by_content(project, tmp_path):
+    """An archive given by absolute path, outside the repository (as `../data/faces.zip`)."""
+    folder = project.root / FACES
+    archive = tmp_path / "faces.zip"
+    _zip_folder(folder, archive)
+    project.set_params(
+        **FAST,
+        **{"data.source": "path", "data.path": str(archive), "model.weights": "file"},
+        **{"model.weights_file": WEIGHTS, "evaluate.external": EXTERNAL},
+    )
+    # The same images from a zip: data/raw is unchanged, so only evaluate, which reports the
+    # source (metrics/source.json), follows download.
+    assert project.repro() == ["download", "evaluate"]
+    assert project.json("metrics/source.json")["source"] == str(archive)
+    _assert_same_bytes_and_touch_rerun_nothing(project, archive)
+    woman = folder / "faces" / "woman"
+    for change in (
+        lambda: (woman / "woman_1.jpg").write_bytes(image_bytes((5, 5, 250))),
+        lambda: (woman / "woman_new.jpg").write_bytes(image_bytes((5, 250, 5))),
+        lambda: (woman / "woman_2.jpg").unlink(),
+    ):
+        change()
+        _zip_folder(folder, archive)
+        _assert_reruns(project, STAGES)
+
+
+def test_weights_file_tracked_by_content(project):
+    weights = project.root / WEIGHTS
+    _assert_same_bytes_and_touch_rerun_nothing(project, weights)
+    _save_vgg16_weights(weights, seed=2)
+    _assert_reruns(project, ["train", "evaluate"])
+
+
+def test_external_folder_tracked_by_content(project):
+    woman = project.root / EXTERNAL / "woman"
+    _assert_same_bytes_and_touch_rerun_nothing(project, woman / "1.jpg")
+    (woman / "1.jpg").write_bytes(image_bytes((1, 2, 3)))
+    _assert_reruns(project, ["evaluate"])
+    (woman / "new.jpg").write_bytes(image_bytes((3, 2, 1)))
+    _assert_reruns(project, ["evaluate"])
+    assert project.json("metrics/eval/metrics.json")["external"]["images"] == 7
+    (woman / "2.jpg").unlink()
+    _assert_reruns(project, ["evaluate"])
+    assert project.json("metrics/eval/metrics.json")["external"]["images"] == 6
