@@ -69,9 +69,10 @@ class Face:
         return float((self.box[2] - self.box[0]) * (self.box[3] - self.box[1]))
 
 
+@cache
 def anchors(detector: Detector) -> np.ndarray:
     """(n, 2) anchor centres (x, y) in [0, 1], in the model's output order (SsdAnchorsCalculator
-    with fixed_anchor_size: every anchor is 1 x 1, so only centres matter)."""
+    with fixed_anchor_size: every anchor is 1 x 1, so only centres matter). Read-only: cached."""
     grids = []
     for stride, layers in itertools.groupby(detector.strides):
         cells = detector.side // stride
@@ -79,7 +80,9 @@ def anchors(detector: Detector) -> np.ndarray:
         ys, xs = np.meshgrid(centres, centres, indexing="ij")
         per_cell = len(list(layers)) * detector.anchors_per_layer
         grids.append(np.repeat(np.stack([xs.ravel(), ys.ravel()], axis=1), per_cell, axis=0))
-    return np.concatenate(grids)
+    centres = np.concatenate(grids)
+    centres.flags.writeable = False
+    return centres
 
 
 @cache
@@ -263,8 +266,8 @@ def crop(image: Image.Image, where: Square) -> Image.Image:
 
 
 def load_face(path: Path, size: int, margin: float = DEFAULT_MARGIN) -> tuple[np.ndarray, str]:
-    """The largest face as (size, size, 3) uint8 and "found <score>", or the whole image and
-    "none". EXIF orientation is applied before detection."""
+    """The crop around find_face's face as (size, size, 3) uint8 and "found <score>" (two
+    decimals), or the whole image and "none". EXIF orientation is applied before detection."""
     upright = load_upright(path)  # raises the standard ImageError for an unreadable file
     face = find_face(upright)
     if face is None:
