@@ -19,6 +19,7 @@ Run it from the project's virtual environment (`make setup`).
 import csv
 import importlib.util
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -102,14 +103,14 @@ def inside(centre: np.ndarray | None, placed: tuple[int, int, int]) -> bool:
     )
 
 
-def untrained_model(folder: Path) -> Path:
+def untrained_model(clone: Path, folder: Path) -> Path:
     """An untrained classifier at IMAGE_SIZE: predict's cost per image without any download."""
     import yaml
 
     from genderface.model import Classifier, build_model, save_classifier
     from genderface.params import parse_params
 
-    params = parse_params(yaml.safe_load((REPO / "params.yaml").read_text()))
+    params = parse_params(yaml.safe_load((clone / "params.yaml").read_text()))
     model = build_model(IMAGE_SIZE, params.model, params.train.augment, params.train.seed)
     path = folder / "model.keras"
     save_classifier(Classifier(model, ["man", "woman"], 0.5), path)
@@ -127,6 +128,23 @@ def rate(hits: list[bool]) -> str:
     return f"{100 * np.mean(hits):6.1f}%"
 
 
+def print_found(found: dict, groups: list[str], names: list[str]) -> None:
+    print(
+        "\nshare with a face found (Haar | BlazeFace); portraits: found where the crop was pasted"
+    )
+    print(f"{'age group':<12}{'fairface-540 crops':>22}{'generated portraits':>24}")
+    for age in [*groups, "all"]:
+        cells = []
+        for kind in ("crops", "portraits"):
+            chosen = groups if age == "all" else [age]
+            hits = [[hit for g in chosen for hit in found[kind, name, g]] for name in names]
+            cells.append(" ".join(rate(h) for h in hits))
+        print(f"{age:<12}{cells[0]:>22}{cells[1]:>24}")
+    for scale in SCALES:
+        hits = [found["scale", name, f"{scale:.2f}"] for name in names]
+        print(f"portraits, crop {scale:.0%} of the width: " + " | ".join(rate(h) for h in hits))
+
+
 def main() -> None:
     parser = sample_parser(__doc__.splitlines()[0])
     parser.set_defaults(sample=REPO.parent / "shared/data/fairface-540.zip")
@@ -134,7 +152,9 @@ def main() -> None:
     args = parser.parse_args()
     sample = sample_path(args)
     with tempfile.TemporaryDirectory() as tmp, fresh_clone() as clone:
+        sys.path.insert(0, str(clone / "src"))  # the clone's package, not the venv's install
         work = Path(tmp)
+        model = untrained_model(clone, work)
         with zipfile.ZipFile(sample) as archive:
             archive.extractall(work)
         root = work / "fairface-540"
@@ -168,7 +188,9 @@ def main() -> None:
             if index < PREDICT_FILES:
                 portrait.save(portrait_files / f"portrait_{index:04d}.jpg", quality=90)
 
-        model = untrained_model(work)
+        print_found(found, groups, list(find))
+        for name in find:
+            print(f"{name:<12}{total / seconds[name]:6.1f} images/s on the portraits (decoded)")
         paths = {
             "Haar": project_env(clone) | {"PYTHONPATH": str(haar_src)},
             "BlazeFace": project_env(clone),
@@ -179,23 +201,6 @@ def main() -> None:
                 timings[name].append(predict_seconds(env, model, portrait_files))
 
     names = list(find)
-    print(
-        "\nshare with a face found (Haar | BlazeFace); portraits: found where the crop was pasted"
-    )
-    print(f"{'age group':<12}{'fairface-540 crops':>22}{'generated portraits':>24}")
-    for age in [*groups, "all"]:
-        cells = []
-        for kind in ("crops", "portraits"):
-            chosen = groups if age == "all" else [age]
-            hits = [[hit for g in chosen for hit in found[kind, name, g]] for name in names]
-            cells.append(" ".join(rate(h) for h in hits))
-        print(f"{age:<12}{cells[0]:>22}{cells[1]:>24}")
-    for scale in SCALES:
-        hits = [found["scale", name, f"{scale:.2f}"] for name in names]
-        print(f"portraits, crop {scale:.0%} of the width: " + " | ".join(rate(h) for h in hits))
-    print(f"{'finder':<12}{'images/s on the portraits (decoded)':>38}")
-    for name in names:
-        print(f"{name:<12}{total / seconds[name]:>38.1f}")
     best = {name: min(times) for name, times in timings.items()}
     print(f"predict --crop-face on {PREDICT_FILES} portraits, best of {args.rounds} rounds:")
     for name in names:
