@@ -152,7 +152,13 @@ def main() -> None:
     args = parser.parse_args()
     sample = sample_path(args)
     with tempfile.TemporaryDirectory() as tmp, fresh_clone() as clone:
-        sys.path.insert(0, str(clone / "src"))  # the clone's package, not the venv's install
+        # The clone's package, not the venv's install; and this folder off the path, where
+        # bottleneck.py would stand in for the package pandas imports (see that script).
+        here = Path(__file__).resolve().parent
+        sys.path[:] = [
+            str(clone / "src"),
+            *(p for p in sys.path if Path(p or ".").resolve() != here),
+        ]
         work = Path(tmp)
         model = untrained_model(clone, work)
         with zipfile.ZipFile(sample) as archive:
