@@ -6,12 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
 from typer.testing import CliRunner
 
-from genderface import faces
 from genderface.cli import app
 from genderface.errors import GenderfaceError
 from genderface.images import load_rgb
@@ -205,100 +202,3 @@ def test_verbose_sets_the_traceback_switch(trained_model, images, monkeypatch):
     assert "GENDERFACE_VERBOSE" not in os.environ
     assert runner.invoke(app, ["--verbose", *args]).exit_code == 0
     assert os.environ["GENDERFACE_VERBOSE"] == "1"
-
-
-# A face the OpenCV frontal-face cascade finds: skin ellipse, dark eyes under brows, nose, mouth.
-FACE_CENTRE = (330, 120)
-FACE_SIZE = 120
-
-
-def draw_face(width: int = 420, height: int = 300) -> Image.Image:
-    """A synthetic face, off-centre (top right) on a plain background."""
-    image = Image.new("RGB", (width, height), (70, 90, 110))
-    draw = ImageDraw.Draw(image)
-    (cx, cy), fh = FACE_CENTRE, FACE_SIZE
-    fw = 0.8 * fh
-    draw.ellipse([cx - fw / 2, cy - fh / 2, cx + fw / 2, cy + fh / 2], fill=(225, 185, 160))
-    eye_y = cy - 0.12 * fh
-    for side in (-1, 1):
-        x = cx + side * 0.2 * fw
-        draw.ellipse(
-            [x - 0.1 * fw, eye_y - 0.04 * fh, x + 0.1 * fw, eye_y + 0.04 * fh], (40, 30, 30)
-        )
-        draw.rectangle(
-            [x - 0.14 * fw, eye_y - 0.14 * fh, x + 0.14 * fw, eye_y - 0.1 * fh], (70, 50, 40)
-        )
-    nose = [(cx, eye_y), (cx - 0.07 * fw, cy + 0.12 * fh), (cx + 0.07 * fw, cy + 0.12 * fh)]
-    draw.polygon(nose, fill=(200, 160, 140))
-    draw.ellipse([cx - 0.18 * fw, cy + 0.22 * fh, cx + 0.18 * fw, cy + 0.3 * fh], (140, 60, 60))
-    return image.filter(ImageFilter.GaussianBlur(1))
-
-
-def gradient(width: int = 420, height: int = 300) -> Image.Image:
-    ramp = np.linspace(0, 255, width, dtype=np.uint8)
-    return Image.fromarray(np.stack([np.tile(ramp, (height, 1))] * 3, axis=-1))
-
-
-def test_the_cascade_finds_the_drawn_face_where_it_was_drawn():
-    box = faces.largest_face(np.asarray(draw_face()))
-    assert box is not None
-    x, y, w, h = box
-    assert abs(x + w / 2 - FACE_CENTRE[0]) < 0.15 * FACE_SIZE
-    assert abs(y + h / 2 - FACE_CENTRE[1]) < 0.15 * FACE_SIZE
-    assert 0.7 * FACE_SIZE < w < 1.5 * FACE_SIZE
-    assert faces.largest_face(np.asarray(gradient())) is None
-
-
-def test_crop_box_adds_the_margin_and_stays_inside_the_image():
-    assert faces.crop_box((100, 100, 50, 50), 400, 300) == (90, 90, 160, 160)
-    assert faces.crop_box((380, 0, 50, 50), 400, 300) == (370, 0, 400, 60)
-
-
-def exif_rotated_jpeg(upright: Image.Image, path: Path) -> Path:
-    """Store the pixels turned a quarter, with the EXIF Orientation (6) that turns them back."""
-    exif = Image.Exif()
-    exif[0x0112] = 6  # the viewer rotates 90 degrees clockwise to display it upright
-    upright.transpose(Image.Transpose.ROTATE_90).save(path, "JPEG", quality=95, exif=exif)
-    return path
-
-
-def test_exif_orientation_is_applied_before_classifying_and_before_face_detection(tmp_path):
-    upright = draw_face()
-    upright.save(tmp_path / "upright.png")
-    rotated = exif_rotated_jpeg(upright, tmp_path / "rotated.jpg")
-    with Image.open(rotated) as raw:
-        assert raw.size == (upright.height, upright.width)
-        assert faces.largest_face(np.asarray(raw.convert("RGB"))) is None  # sideways: no face
-    size = 64
-    reference = load_rgb(tmp_path / "upright.png", size).astype(int)
-    loaded, note = faces.load_face(rotated, size)
-    assert note == faces.FOUND
-    turned = np.abs(load_rgb(rotated, size).astype(int) - reference).mean()
-    unturned = np.asarray(Image.open(rotated).convert("RGB").resize((size, size))).astype(int)
-    assert turned < 3 < 10 < np.abs(unturned - reference).mean()
-    assert np.abs(loaded.astype(int) - reference).mean() > 20  # the crop, not the whole image
-
-
-def test_crop_face_classifies_the_face_crop_and_says_when_there_is_none(trained_model, tmp_path):
-    face = tmp_path / "face.png"
-    draw_face().save(face)
-    plain = tmp_path / "plain.png"
-    gradient().save(plain)
-    args = ["predict", "--model", str(trained_model), "--format", "json", "--crop-face"]
-    result = runner.invoke(app, [*args, str(face), str(plain)])
-    assert result.exit_code == 0, result.output
-    found, none = (json.loads(line) for line in result.stdout.splitlines())
-    assert (found["face"], none["face"]) == ("found", "none")
-    classifier = load_classifier(trained_model)
-    size = classifier.image_size
-    x, y, w, h = faces.largest_face(np.asarray(draw_face()))
-    left, top, right, bottom = faces.crop_box((x, y, w, h), 420, 300)
-    crop = draw_face().crop((left, top, right, bottom)).resize((size, size), Image.BILINEAR)
-    score = float(classifier.model.predict(np.asarray(crop, np.float32)[None], verbose=0)[0, 0])
-    assert (found["label"] == "woman") == (score >= classifier.threshold)
-    assert found["p_woman"] == pytest.approx(score, abs=1e-5)
-    whole = next(predict_paths(classifier, [plain]))
-    assert (none["label"], none["p_woman"]) == (whole.label, pytest.approx(whole.probability))
-    table = runner.invoke(app, [*args[:-3], "--crop-face", str(face)])
-    header = ["path", "label", "p_woman", "threshold", "face"]
-    assert table.stdout.splitlines()[0].split() == header

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,7 @@ def evaluate_external(classifier: Classifier, info: ShardInfo, params: EvaluateP
     folder = Path(params.external)
     loader: Loader = whole_image
     if params.crop_face:
-        loader = load_face
+        loader = partial(load_face, margin=params.face_margin)
     evaluation, faces = evaluate_folder(classifier, folder, info, params, loader)
     no_face = sum(face == NONE for face in faces) if params.crop_face else None
     if no_face is not None:

@@ -175,6 +175,7 @@ class EvaluateParams(_Section):
         description=f"optional folder <class>/<images> scored separately; {NO_INPUT} = off"
     )
     crop_face: bool = Field(description="score external images through predict's face crop")
+    face_margin: float = Field(ge=0, le=2, description="the crop's margin, as predict --margin")
     min_group: int = Field(ge=1, description="groups smaller than this are flagged, not compared")
 
     @field_validator("external", mode="before")

@@ -1,0 +1,220 @@
+"""Face finding for predict --crop-face: OpenCV's Haar cascade and BlazeFace on the same images.
+
+    python benchmarks/face_crop.py [--sample ../shared/data/fairface-540.zip] [--rounds 2]
+
+The Haar path is the package as it was at HAAR_REV (the last commit with it), taken with
+`git archive`; BlazeFace is a fresh clone of HEAD. In one run:
+  (a) fairface-540's 540 crops as they are: the share with a face found, per age group;
+  (b) portraits made from them: each crop pasted at 4 scales (its side 25, 35, 50 and 70% of a
+      768 x 1024 canvas's width) at a seeded random position on a seeded smooth random background,
+      2,160 in all: the share where the chosen face's centre lies inside the pasted crop, per age
+      group and per scale; and each finder's images per second on them (decoded images in memory);
+  (c) `genderface predict --crop-face` on the first PREDICT_FILES portraits saved as JPEG, through
+      the installed command with an untrained model at 150 px (the real job's image size), the two
+      paths in turn --rounds times (interleaved, so other load on the machine hits both), the best
+      round of each kept, and the ratio.
+Run it from the project's virtual environment (`make setup`).
+"""
+
+import csv
+import importlib.util
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from io import BytesIO
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+from fresh_clone import REPO, fresh_clone, project_env, sample_parser, sample_path
+from PIL import Image
+from tqdm import tqdm
+
+HAAR_REV = "4a3e7470304cf739ebc3b1925b050638ca04f0e8"
+CANVAS = (768, 1024)  # width, height: a portrait's 3:4
+SCALES = (0.25, 0.35, 0.5, 0.7)  # pasted crop's side / canvas width
+SEED = 0
+PREDICT_FILES = 1000
+IMAGE_SIZE = 150
+
+Finder = Callable[[Image.Image], np.ndarray | None]  # the chosen face's centre (x, y), or None
+
+
+def haar_package(folder: Path) -> Path:
+    """src/ of the package at HAAR_REV, extracted into folder."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", HAAR_REV, "src"], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder / "src"
+
+
+def module_at(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def finders(haar_src: Path, clone_src: Path) -> dict[str, Finder]:
+    haar = module_at(haar_src / "genderface" / "faces.py", "haar_faces")
+    blaze = module_at(clone_src / "genderface" / "faces.py", "blaze_faces")
+
+    def haar_centre(image: Image.Image) -> np.ndarray | None:
+        box = haar.largest_face(np.asarray(image))
+        return None if box is None else np.array(box[:2]) + np.array(box[2:]) / 2
+
+    def blaze_centre(image: Image.Image) -> np.ndarray | None:
+        face = blaze.find_face(image)
+        return None if face is None else (face.box[:2] + face.box[2:]) / 2
+
+    return {"Haar": haar_centre, "BlazeFace": blaze_centre}
+
+
+def portraits(
+    crops: list[Image.Image],
+) -> Iterator[tuple[float, Image.Image, tuple[int, int, int]]]:
+    """(scale, portrait, (left, top, side) of the pasted crop) for every crop at every scale."""
+    rng = np.random.default_rng(SEED)
+    width, height = CANVAS
+    for scale in SCALES:
+        for face in crops:
+            blobs = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+            smooth = np.asarray(Image.fromarray(blobs).resize(CANVAS, Image.Resampling.BICUBIC))
+            grain = rng.normal(0, 6, smooth.shape)
+            canvas = Image.fromarray(np.clip(smooth + grain, 0, 255).astype(np.uint8))
+            side = round(scale * width)
+            left = int(rng.integers(0, width - side + 1))
+            top = int(rng.integers(0, height - side + 1))
+            canvas.paste(face.resize((side, side), Image.Resampling.BILINEAR), (left, top))
+            yield scale, canvas, (left, top, side)
+
+
+def inside(centre: np.ndarray | None, placed: tuple[int, int, int]) -> bool:
+    left, top, side = placed
+    return centre is not None and bool(
+        np.all((centre >= (left, top)) & (centre < (left + side, top + side)))
+    )
+
+
+def untrained_model(clone: Path, folder: Path) -> Path:
+    """An untrained classifier at IMAGE_SIZE: predict's cost per image without any download."""
+    import yaml
+
+    from genderface.model import Classifier, build_model, save_classifier
+    from genderface.params import parse_params
+
+    params = parse_params(yaml.safe_load((clone / "params.yaml").read_text()))
+    model = build_model(IMAGE_SIZE, params.model, params.train.augment, params.train.seed)
+    path = folder / "model.keras"
+    save_classifier(Classifier(model, ["man", "woman"], 0.5), path)
+    return path
+
+
+def predict_seconds(env: dict[str, str], model: Path, files: Path) -> float:
+    command = ["genderface", "predict", "--crop-face", "--format", "csv", "--model", str(model)]
+    start = time.perf_counter()
+    subprocess.run([*command, str(files)], env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def rate(hits: list[bool]) -> str:
+    return f"{100 * np.mean(hits):6.1f}%"
+
+
+def print_found(found: dict, groups: list[str], names: list[str]) -> None:
+    print(
+        "\nshare with a face found (Haar | BlazeFace); portraits: found where the crop was pasted"
+    )
+    print(f"{'age group':<12}{'fairface-540 crops':>22}{'generated portraits':>24}")
+    for age in [*groups, "all"]:
+        cells = []
+        for kind in ("crops", "portraits"):
+            chosen = groups if age == "all" else [age]
+            hits = [[hit for g in chosen for hit in found[kind, name, g]] for name in names]
+            cells.append(" ".join(rate(h) for h in hits))
+        print(f"{age:<12}{cells[0]:>22}{cells[1]:>24}")
+    for scale in SCALES:
+        hits = [found["scale", name, f"{scale:.2f}"] for name in names]
+        print(f"portraits, crop {scale:.0%} of the width: " + " | ".join(rate(h) for h in hits))
+
+
+def main() -> None:
+    parser = sample_parser(__doc__.splitlines()[0])
+    parser.set_defaults(sample=REPO.parent / "shared/data/fairface-540.zip")
+    parser.add_argument("--rounds", type=int, default=2, help="predict runs of each path")
+    args = parser.parse_args()
+    sample = sample_path(args)
+    with tempfile.TemporaryDirectory() as tmp, fresh_clone() as clone:
+        # The clone's package, not the venv's install; and this folder off the path, where
+        # bottleneck.py would stand in for the package pandas imports (see that script).
+        here = Path(__file__).resolve().parent
+        sys.path[:] = [
+            str(clone / "src"),
+            *(p for p in sys.path if Path(p or ".").resolve() != here),
+        ]
+        work = Path(tmp)
+        model = untrained_model(clone, work)
+        with zipfile.ZipFile(sample) as archive:
+            archive.extractall(work)
+        root = work / "fairface-540"
+        rows = list(csv.DictReader((root / "attributes.csv").open()))
+        groups = sorted(
+            {row["age"] for row in rows}, key=lambda age: int(age.strip("+").split("-")[0])
+        )
+        crops = [Image.open(root / row["file"]).convert("RGB") for row in rows]
+        haar_src = haar_package(work / "haar")
+        find = finders(haar_src, clone / "src")
+
+        found: dict[tuple[str, str, str], list[bool]] = defaultdict(list)
+        for row, crop in zip(tqdm(rows, desc="fairface-540"), crops, strict=True):
+            for name, finder in find.items():
+                found["crops", name, row["age"]].append(finder(crop) is not None)
+        seconds = dict.fromkeys(find, 0.0)
+        portrait_files = work / "portraits"
+        portrait_files.mkdir()
+        total = len(SCALES) * len(crops)
+        for index, (scale, portrait, placed) in enumerate(
+            tqdm(portraits(crops), "portraits", total)
+        ):
+            age = rows[index % len(rows)]["age"]
+            for name, finder in find.items():
+                start = time.perf_counter()
+                centre = finder(portrait)
+                seconds[name] += time.perf_counter() - start
+                hit = inside(centre, placed)
+                found["portraits", name, age].append(hit)
+                found["scale", name, f"{scale:.2f}"].append(hit)
+            if index < PREDICT_FILES:
+                portrait.save(portrait_files / f"portrait_{index:04d}.jpg", quality=90)
+
+        print_found(found, groups, list(find))
+        for name in find:
+            print(f"{name:<12}{total / seconds[name]:6.1f} images/s on the portraits (decoded)")
+        paths = {
+            "Haar": project_env(clone) | {"PYTHONPATH": str(haar_src)},
+            "BlazeFace": project_env(clone),
+        }
+        timings: dict[str, list[float]] = defaultdict(list)
+        for _ in tqdm(range(args.rounds), "predict rounds"):
+            for name, env in paths.items():
+                timings[name].append(predict_seconds(env, model, portrait_files))
+
+    names = list(find)
+    best = {name: min(times) for name, times in timings.items()}
+    print(f"predict --crop-face on {PREDICT_FILES} portraits, best of {args.rounds} rounds:")
+    for name in names:
+        each = " ".join(f"{t:.1f}" for t in timings[name])
+        speed = PREDICT_FILES / best[name]
+        print(f"  {name:<10}{best[name]:8.1f} s  {speed:6.1f} img/s  rounds: {each}")
+    print(f"BlazeFace / Haar speed = {best['Haar'] / best['BlazeFace']:.2f} (>= 1: no slower)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""predict --crop-face: BlazeFace finds real faces (fairface-540 crops placed on canvases) and the
+model classifies the crop, through the installed `genderface` command."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from genderface import faces
+from genderface.images import load_rgb, load_upright
+from genderface.model import Classifier, load_classifier
+
+from .conftest import REPO
+
+FAIRFACE_ZIP = REPO.parent / "shared" / "data" / "fairface-540.zip"
+# Crops with one clear face each (checked in test_the_chosen_crops_hold_one_face).
+PORTRAITS = ("woman/fairface_0003.jpg", "man/fairface_0011.jpg", "man/fairface_0052.jpg")
+
+
+def genderface(*args: str) -> subprocess.CompletedProcess:
+    """The installed console script, running this checkout's package."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("genderface")), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def fairface(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fairface-540 extracted to a temporary folder (never into the repository)."""
+    if not FAIRFACE_ZIP.is_file():
+        pytest.skip(f"fairface-540 not found at {FAIRFACE_ZIP} (../shared is absent here)")
+    folder = tmp_path_factory.mktemp("fairface")
+    with zipfile.ZipFile(FAIRFACE_ZIP) as archive:
+        archive.extractall(folder)
+    return folder / "fairface-540"
+
+
+def background(width: int, height: int, seed: int = 0) -> Image.Image:
+    """A plain wall with some grain."""
+    rng = np.random.default_rng(seed)
+    pixels = np.array([150, 160, 170]) + rng.normal(0, 8, (height, width, 3))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def only_face(image: Image.Image) -> faces.Face:
+    found = faces.detect(image)
+    assert len(found) == 1, [face.box for face in found]
+    return found[0]
+
+
+def centre(face: faces.Face) -> np.ndarray:
+    return (face.box[:2] + face.box[2:]) / 2
+
+
+def face_side(face: faces.Face) -> float:
+    return float(face.box[2] - face.box[0])
+
+
+def score_of(classifier: Classifier, pixels: np.ndarray) -> float:
+    return float(classifier.model.predict(pixels[None].astype(np.float32), verbose=0)[0, 0])
+
+
+def test_the_chosen_crops_hold_one_face(fairface):
+    for name in PORTRAITS:
+        assert only_face(Image.open(fairface / name).convert("RGB")).score > 0.8
+
+
+def test_anchors_follow_mediapipe_layout():
+    short, full = faces.anchors(faces.SHORT_RANGE), faces.anchors(faces.FULL_RANGE)
+    assert short.shape == (896, 2) and full.shape == (2304, 2)
+    # 16 x 16 cells of 2 anchors, then 8 x 8 cells of 6; row by row, x fastest.
+    assert short[:4].tolist() == [[1 / 32, 1 / 32]] * 2 + [[3 / 32, 1 / 32]] * 2
+    assert short[512:518].tolist() == [[1 / 16, 1 / 16]] * 6
+    assert full[48].tolist() == [1 / 96, 3 / 96]
+
+
+def test_weighted_suppression_averages_overlaps_and_keeps_apart_faces():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], dtype=float)
+    points = np.zeros((3, 6, 2))
+    points[1] = 3.0
+    scores = np.array([0.9, 0.6, 0.7])
+    kept = faces._weighted_nms(boxes, points, scores)
+    assert [score for score, _, _ in kept] == [0.9, 0.7]
+    np.testing.assert_allclose(kept[0][1], [0.4, 0, 10.4, 10])  # 0.9 / 1.5 and 0.6 / 1.5
+    np.testing.assert_allclose(kept[0][2], np.full((6, 2), 1.2))
+    np.testing.assert_allclose(kept[1][1], boxes[2])
+
+
+@pytest.fixture(scope="module")
+def scenes(fairface, tmp_path_factory) -> dict[str, tuple[Path, dict]]:
+    """Each scene's file and what was drawn in it: the face's centre and side in its pixels."""
+    folder = tmp_path_factory.mktemp("scenes")
+    first, second, third = (Image.open(fairface / name).convert("RGB") for name in PORTRAITS)
+    drawn = {}
+
+    # Off-centre: a 300 px crop in the top right corner of a 1600 x 1200 canvas.
+    canvas, scale, left, top = background(1600, 1200), 300 / first.width, 1200, 120
+    canvas.paste(first.resize((300, 300)), (left, top))
+    truth = only_face(first)
+    drawn["off_centre"] = (centre(truth) * scale + (left, top), face_side(truth) * scale)
+    canvas.save(folder / "off_centre.png")
+
+    # Two faces: the second crop (480 px) larger than the third (280 px).
+    canvas = background(1000, 600, seed=1)
+    canvas.paste(third.resize((280, 280)), (40, 160))
+    canvas.paste(second.resize((480, 480)), (480, 60))
+    truth = only_face(second)
+    drawn["two_faces"] = (centre(truth) * 480 / second.width + (480, 60), face_side(truth))
+    canvas.save(folder / "two_faces.png")
+
+    # Rotated: the face tilted 25 degrees in the picture, stored sideways with EXIF orientation 6.
+    canvas = background(900, 1200, seed=2)
+    canvas.paste(first.rotate(25, Image.Resampling.BILINEAR, fillcolor=(150, 160, 170)), (220, 300))
+    canvas.save(folder / "tilted.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the viewer turns it 90 degrees clockwise to show it upright
+    canvas.transpose(Image.Transpose.ROTATE_90).save(folder / "sideways.jpg", quality=95, exif=exif)
+
+    canvas.convert("L").save(folder / "grey.png")
+    first.resize((40, 40), Image.Resampling.BILINEAR).save(folder / "tiny.png")
+    ramp = np.linspace(0, 255, 640, dtype=np.uint8)
+    Image.fromarray(np.stack([np.tile(ramp, (480, 1))] * 3, axis=-1)).save(folder / "none.png")
+    return {path.stem: (path, drawn.get(path.stem)) for path in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def predicted(scenes, trained_model) -> dict[str, dict]:
+    """One `genderface predict --crop-face --format json` over every scene."""
+    paths = [str(path) for path, _ in scenes.values()]
+    run = genderface(
+        "predict", "--model", str(trained_model), "--format", "json", "--crop-face", *paths
+    )
+    assert run.returncode == 0, run.stderr
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+    return {Path(record["path"]).stem: record for record in records}
+
+
+@pytest.fixture(scope="module")
+def classifier(trained_model) -> Classifier:
+    return load_classifier(trained_model)
+
+
+def label_and_probability(classifier: Classifier, score: float) -> tuple[str, float]:
+    positive = score >= classifier.threshold
+    return classifier.classes[int(positive)], score if positive else 1 - score
+
+
+def test_every_scene_is_labelled_from_the_crop_load_face_makes(scenes, predicted, classifier):
+    for name, (path, _) in scenes.items():
+        pixels, note = faces.load_face(path, classifier.image_size)
+        assert pixels.shape == (classifier.image_size,) * 2 + (3,) and pixels.dtype == np.uint8
+        record = predicted[name]
+        assert record["face"] == note, name
+        label, probability = label_and_probability(classifier, score_of(classifier, pixels))
+        assert record["label"] == label
+        assert record["probability"] == pytest.approx(probability, abs=1e-5)
+
+
+def test_an_off_centre_face_is_cropped_where_it_is(scenes, predicted):
+    path, (face_centre, side) = scenes["off_centre"]
+    assert predicted["off_centre"]["face"].startswith("found 0.")
+    image = load_upright(path)
+    where = faces.square(faces.find_face(image), image.width, image.height, faces.DEFAULT_MARGIN)
+    assert np.linalg.norm(where.centre - face_centre) < 0.1 * side
+    assert (1 + 2 * faces.DEFAULT_MARGIN) * 0.8 * side < where.side < 2 * side
+    assert abs(where.angle) < 0.1
+
+
+def test_of_two_faces_the_larger_is_cropped(scenes, predicted):
+    path, (larger, side) = scenes["two_faces"]
+    assert predicted["two_faces"]["face"].startswith("found")
+    image = load_upright(path)
+    assert len(faces.detect(image)) == 2
+    assert np.linalg.norm(centre(faces.find_face(image)) - larger) < 0.1 * side
+
+
+def test_a_sideways_and_tilted_face_is_turned_upright(scenes, predicted):
+    assert predicted["sideways"]["face"].startswith("found")
+    upright = load_upright(scenes["sideways"][0])
+    assert upright.size == (900, 1200)  # EXIF orientation applied before detection
+    where = faces.square(faces.find_face(upright), 900, 1200, faces.DEFAULT_MARGIN)
+    assert np.degrees(where.angle) == pytest.approx(-25, abs=6)  # the eyes rise to the right
+
+    turned = faces.crop(upright, where)
+    unturned = faces.crop(upright, faces.Square(where.centre, where.side, 0.0))
+    tilt = [faces.square(only_face(image), *image.size, 0).angle for image in (turned, unturned)]
+    assert np.degrees(tilt) == pytest.approx([0, -25], abs=6)
+
+
+def test_grey_and_tiny_images_are_cropped(scenes, predicted):
+    assert predicted["grey"]["face"].startswith("found")
+    assert predicted["tiny"]["face"].startswith("found")
+
+
+def test_no_face_classifies_the_whole_image(scenes, predicted, classifier, trained_model):
+    path, _ = scenes["none"]
+    table = genderface("predict", "--model", str(trained_model), "--crop-face", str(path))
+    header, row = table.stdout.splitlines()
+    assert header.split() == ["path", "label", "probability", "face"]
+    assert row.split()[-1] == faces.NONE
+    assert predicted["none"]["face"] == faces.NONE
+    whole = score_of(classifier, load_rgb(path, classifier.image_size))
+    label, probability = label_and_probability(classifier, whole)
+    assert (predicted["none"]["label"], predicted["none"]["probability"]) == (
+        label,
+        pytest.approx(probability, abs=1e-5),
+    )
+
+
+def test_margin_widens_the_crop_and_bad_files_are_one_line(
+    scenes, trained_model, classifier, tmp_path
+):
+    path = scenes["off_centre"][0]
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    args = ["predict", "--model", str(trained_model), "--format", "json", "--crop-face"]
+    run = genderface(*args, "--margin", "0.6", str(path), str(bad))
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [f"error: {bad}: not an image (unrecognised format)"]
+    record = json.loads(run.stdout)
+    wide, _ = faces.load_face(path, classifier.image_size, margin=0.6)
+    narrow, _ = faces.load_face(path, classifier.image_size)
+    assert np.abs(wide.astype(int) - narrow).mean() > 5
+    _, probability = label_and_probability(classifier, score_of(classifier, wide))
+    assert record["probability"] == pytest.approx(probability, abs=1e-5)
+    assert "0.2" in genderface("predict", "--help").stdout
+    assert faces.DEFAULT_MARGIN == 0.2
