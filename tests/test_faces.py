@@ -150,9 +150,8 @@ def classifier(trained_model) -> Classifier:
     return load_classifier(trained_model)
 
 
-def label_and_probability(classifier: Classifier, score: float) -> tuple[str, float]:
-    positive = score >= classifier.threshold
-    return classifier.classes[int(positive)], score if positive else 1 - score
+def label_of(classifier: Classifier, score: float) -> str:
+    return classifier.classes[int(score >= classifier.threshold)]
 
 
 def test_every_scene_is_labelled_from_the_crop_load_face_makes(scenes, predicted, classifier):
@@ -161,9 +160,9 @@ def test_every_scene_is_labelled_from_the_crop_load_face_makes(scenes, predicted
         assert pixels.shape == (classifier.image_size,) * 2 + (3,) and pixels.dtype == np.uint8
         record = predicted[name]
         assert record["face"] == note, name
-        label, probability = label_and_probability(classifier, score_of(classifier, pixels))
-        assert record["label"] == label
-        assert record["probability"] == pytest.approx(probability, abs=1e-5)
+        score = score_of(classifier, pixels)
+        assert record["label"] == label_of(classifier, score)
+        assert record["p_woman"] == pytest.approx(score, abs=1e-5)
 
 
 def test_an_off_centre_face_is_cropped_where_it_is(scenes, predicted):
@@ -206,14 +205,13 @@ def test_no_face_classifies_the_whole_image(scenes, predicted, classifier, train
     path, _ = scenes["none"]
     table = genderface("predict", "--model", str(trained_model), "--crop-face", str(path))
     header, row = table.stdout.splitlines()
-    assert header.split() == ["path", "label", "probability", "face"]
+    assert header.split() == ["path", "label", "p_woman", "threshold", "face"]
     assert row.split()[-1] == faces.NONE
     assert predicted["none"]["face"] == faces.NONE
     whole = score_of(classifier, load_rgb(path, classifier.image_size))
-    label, probability = label_and_probability(classifier, whole)
-    assert (predicted["none"]["label"], predicted["none"]["probability"]) == (
-        label,
-        pytest.approx(probability, abs=1e-5),
+    assert (predicted["none"]["label"], predicted["none"]["p_woman"]) == (
+        label_of(classifier, whole),
+        pytest.approx(whole, abs=1e-5),
     )
 
 
@@ -231,7 +229,6 @@ def test_margin_widens_the_crop_and_bad_files_are_one_line(
     wide, _ = faces.load_face(path, classifier.image_size, margin=0.6)
     narrow, _ = faces.load_face(path, classifier.image_size)
     assert np.abs(wide.astype(int) - narrow).mean() > 5
-    _, probability = label_and_probability(classifier, score_of(classifier, wide))
-    assert record["probability"] == pytest.approx(probability, abs=1e-5)
+    assert record["p_woman"] == pytest.approx(score_of(classifier, wide), abs=1e-5)
     assert "0.2" in genderface("predict", "--help").stdout
     assert faces.DEFAULT_MARGIN == 0.2
