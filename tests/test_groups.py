@@ -53,12 +53,12 @@ def test_scores_by_age_and_gender_with_intervals(fairface_project):
 
 def test_the_group_plots_render_offline_and_the_card_has_the_section(fairface_project, tmp_path):
     shown = json.loads(fairface_project.run("dvc", "plots", "show", "--json"))["data"]
-    age = shown["metrics/eval/plots/groups/age.json"][0]["content"]["data"]["values"]
-    assert [row["group"] for row in age] == AGES
-    assert "metrics/eval/plots/groups/gender.json" in shown
+    rows = shown["metrics/eval/plots/groups.json"][0]["content"]["data"]["values"]
+    assert [row["group"] for row in rows if row["attribute"] == "age"] == AGES
+    assert {row["attribute"] for row in rows} == {"age", "gender"}
     page = plots_command(fairface_project)
     charts = rendered(page, tmp_path / "chromium")
-    assert len(charts) == len(declared_charts()) + 2  # and one per attribute: age, gender
+    assert len(charts) == len(declared_charts()) + 1  # and the groups chart, a panel per attribute
     assert all("<path" in svg or "<line" in svg for svg in charts)
     card = (fairface_project.root / "models/MODEL_CARD.md").read_text()
     assert "## Performance by group" in card

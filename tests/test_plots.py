@@ -33,7 +33,7 @@ def test_the_template_carries_vega_inline_and_loads_nothing():
     assert "vegaEmbed" in template and "vegaLite" in template
 
 
-GROUPS = "metrics/eval/plots/groups"  # one chart per attributes.csv column; none without one
+GROUPS = "metrics/eval/plots/groups.json"  # no data, so no chart, without an attributes.csv
 
 
 def declared_charts() -> list[str]:

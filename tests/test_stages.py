@@ -89,9 +89,10 @@ def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
     age = metrics["external"]["groups"]["age"]
     assert (age["old"]["n"], age["young"]["n"], age["?"]["n"]) == (2, 2, 2)  # ?: not listed
     assert age["old"]["small"] and "largest_gap" not in age  # every group under min_group
-    plot = json.loads((tmp_path / "metrics/eval/plots/groups/age.json").read_text())
+    plot = json.loads((tmp_path / "metrics/eval/plots/groups.json").read_text())
     assert [row["group"] for row in plot] == ["?", "old", "young"]
     assert plot[1] == {
+        "attribute": "age",
         "group": "old",
         "accuracy": age["old"]["accuracy"],
         "low": age["old"]["accuracy_low"],

@@ -15,7 +15,7 @@ TRAIN_METRICS_DIR = Path("metrics/train")
 EVAL_METRICS_DIR = Path("metrics/eval")
 MISTAKES_GALLERY = EVAL_METRICS_DIR / "plots" / "images" / "mistakes.png"
 PREDICTIONS_DIR = EVAL_METRICS_DIR / "predictions"
-GROUP_PLOTS_DIR = EVAL_METRICS_DIR / "plots" / "groups"
+GROUP_PLOT = EVAL_METRICS_DIR / "plots" / "groups.json"
 PREDICTION_COLUMNS = ["sha256", "file", "label", "probability", "predicted"]  # in this order
 MODEL_CARD = Path("models/MODEL_CARD.md")
 
@@ -42,8 +42,3 @@ def shard_files(shards_dir: Path, split: str) -> list[Path]:
 def predictions_file(name: str) -> Path:
     """Per-image predictions of one evaluated set (test, external), kept in git for pairing."""
     return PREDICTIONS_DIR / f"{name}.csv"
-
-
-def group_plot(attribute: str) -> Path:
-    """Plot data of the external folder's scores by one attribute (attributes.csv column)."""
-    return GROUP_PLOTS_DIR / f"{attribute}.json"
