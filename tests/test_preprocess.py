@@ -114,6 +114,7 @@ def test_batches_are_float_pixels_and_shuffling_is_seeded_by_epoch(tmp_path, man
     assert epochs(2, 0, 1) == three[1:2], "seed + epoch"
 
 
+@pytest.mark.slow  # starts fresh Python + TensorFlow processes several times
 def test_shard_bytes_are_the_same_in_every_process(tmp_path, manifest_and_raw):
     """Two runs in fresh interpreters (different hash seeds) must write identical shards."""
     import subprocess

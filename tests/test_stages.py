@@ -4,6 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from PIL import Image
 
@@ -139,6 +140,7 @@ def test_evaluate_stage_with_a_missing_external_folder_writes_nothing(trained_mo
 TENSORFLOW_NOISE = ("cuInit", "absl::InitializeLog", "cpu_feature_guard", "oneDNN", "cudart_stub")
 
 
+@pytest.mark.slow  # starts fresh Python + TensorFlow processes several times
 def test_stage_output_hides_tensorflow_start_up_noise_unless_verbose(trained_model, tmp_path):
     """On a machine without a GPU: the stage's own lines, not TensorFlow's C++ start-up lines
     (which --verbose and GENDERFACE_VERBOSE=1 bring back). No TF_CPP_* setting inherited."""
