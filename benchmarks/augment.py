@@ -37,8 +37,8 @@ from fresh_clone import REPO
 from keras import ops
 from tqdm import tqdm
 
-from genderface.augment import RandomAugment, augment_batch
-from genderface.model import augmentation
+from genderface.modeling.augment import RandomAugment, augment_batch
+from genderface.modeling.model import augmentation
 from genderface.params import AugmentParams, parse_params
 
 SIZES, BATCH = (64, 150), 32

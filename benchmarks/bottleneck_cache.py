@@ -12,19 +12,11 @@ seconds, the one-time feature pass, and the per-epoch speed-up. Run it in the pr
 """
 
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-from fresh_clone import fresh_clone, project_env, sample_parser, sample_path
-
-# This file shares its name with the `bottleneck` package pandas imports when it can: now that
-# the helper above is imported, keep the script's own folder off the import path, or pandas
-# (under DVC and Keras) imports this file.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import keras  # noqa: E402
-import yaml  # noqa: E402
+import keras
+import yaml
+from fresh_clone import fresh_clone, import_from_clone, project_env, sample_parser, sample_path
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -46,13 +38,13 @@ def main() -> None:
     args = parser.parse_args()
     sample = sample_path(args)
     with fresh_clone() as clone:
-        sys.path.insert(0, str(clone / "src"))  # the clone's package, as project_env gives dvc
-        from genderface.input_pipeline import TrainingData
+        import_from_clone(clone)
+        from genderface.data.input_pipeline import TrainingData
+        from genderface.modeling.training import train
         from genderface.params import parse_params
-        from genderface.training import train
 
         raw = yaml.safe_load((clone / "params.yaml").read_text())
-        raw["data"].update(source=str(sample), image_size=args.size)
+        raw["data"].update(source="path", path=str(sample), image_size=args.size)
         raw["train"].update(epochs=args.epochs, fine_tune_epochs=0, threshold=0.5)
         raw["train"]["early_stopping_patience"] = args.epochs
         (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))

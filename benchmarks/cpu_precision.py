@@ -7,7 +7,7 @@ with native bfloat16), and what else speeds up a CPU step.
 On a fresh clone of this repository, `dvc repro preprocess` turns the real 3,000-image sample into
 shards at the committed params (64 px); models are built by the project's own `build_model`
 (weights none) under each policy. Measured, in interleaved rounds in one run:
-- phase 1: the bottleneck feature pass over --feature-batches train batches (`model_outputs` on
+- phase 1: the bottleneck feature pass over --feature-batches train batches (`labelled_outputs` on
   `feature_extractor`, as training runs it over each split, trace included);
 - phase 2: `fit` over --steps batches with VGG16's top 2 blocks unfrozen, as training does, after
   a warm-up fit; the committed params (op determinism, batch 32) in float32 and in the policy,
@@ -40,7 +40,7 @@ def main() -> None:
     sample = sample_path(args)
     with fresh_clone() as clone:
         raw = yaml.safe_load((clone / "params.yaml").read_text())
-        raw["data"]["source"] = str(sample)
+        raw["data"].update(source="path", path=str(sample))
         (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
         subprocess.run(
             ["dvc", "repro", "preprocess"], cwd=clone, env=project_env(clone), check=True
@@ -59,12 +59,12 @@ def measure(shards: Path, raw: dict, args: argparse.Namespace) -> None:
         enable_op_determinism,
     )
 
-    from genderface.devices import cpu_flags, precision, resolve_policy
-    from genderface.evaluation import model_outputs
-    from genderface.input_pipeline import batched
-    from genderface.model import build_model, feature_extractor, prepare_fine_tuning
+    from genderface.data.input_pipeline import TrainingData, batched
+    from genderface.modeling.devices import cpu_flags, precision, resolve_policy
+    from genderface.modeling.forward import labelled_outputs
+    from genderface.modeling.model import build_model, feature_extractor, prepare_fine_tuning
+    from genderface.modeling.training import OPTIMIZERS
     from genderface.params import parse_params
-    from genderface.training import OPTIMIZERS, TrainingData
 
     params = parse_params(raw)
     cfg = params.train
@@ -87,7 +87,7 @@ def measure(shards: Path, raw: dict, args: argparse.Namespace) -> None:
         def run() -> float:
             enable_op_determinism()
             start = time.perf_counter()
-            labels, _ = model_outputs(extractor, batches, "features")
+            labels, _ = labelled_outputs(extractor, batches, "features")
             return len(labels) / (time.perf_counter() - start)
 
         return run

@@ -19,7 +19,6 @@ Run it from the project's virtual environment (`make setup`).
 import csv
 import importlib.util
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -31,7 +30,14 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-from fresh_clone import REPO, fresh_clone, project_env, sample_parser, sample_path
+from fresh_clone import (
+    REPO,
+    fresh_clone,
+    import_from_clone,
+    project_env,
+    sample_parser,
+    sample_path,
+)
 from PIL import Image
 from tqdm import tqdm
 
@@ -107,13 +113,15 @@ def untrained_model(clone: Path, folder: Path) -> Path:
     """An untrained classifier at IMAGE_SIZE: predict's cost per image without any download."""
     import yaml
 
-    from genderface.model import Classifier, build_model, save_classifier
+    from genderface.modeling.model import build_model
+    from genderface.modeling.model_file import Classifier, save_classifier
+    from genderface.modeling.model_info import ModelInfo
     from genderface.params import parse_params
 
     params = parse_params(yaml.safe_load((clone / "params.yaml").read_text()))
     model = build_model(IMAGE_SIZE, params.model, params.train.augment, params.train.seed)
     path = folder / "model.keras"
-    save_classifier(Classifier(model, ["man", "woman"], 0.5), path)
+    save_classifier(Classifier(model, ModelInfo(["man", "woman"], 0.5)), path)
     return path
 
 
@@ -152,13 +160,7 @@ def main() -> None:
     args = parser.parse_args()
     sample = sample_path(args)
     with tempfile.TemporaryDirectory() as tmp, fresh_clone() as clone:
-        # The clone's package, not the venv's install; and this folder off the path, where
-        # bottleneck.py would stand in for the package pandas imports (see that script).
-        here = Path(__file__).resolve().parent
-        sys.path[:] = [
-            str(clone / "src"),
-            *(p for p in sys.path if Path(p or ".").resolve() != here),
-        ]
+        import_from_clone(clone)  # the clone's package, not the venv's install
         work = Path(tmp)
         model = untrained_model(clone, work)
         with zipfile.ZipFile(sample) as archive:

@@ -33,13 +33,13 @@ import tensorflow as tf
 import yaml
 from fresh_clone import REPO, sample_parser, sample_path
 
-from genderface.images import load_rgb
-from genderface.input_pipeline import TrainingData, shuffled_epochs, steps_per_epoch
-from genderface.model import augmentation
+from genderface.data.images import load_rgb
+from genderface.data.input_pipeline import TrainingData, shuffled_epochs, steps_per_epoch
+from genderface.data.preprocess import write_shards
+from genderface.data.split import split, usable_files
+from genderface.data.validate import check_files
+from genderface.modeling.model import augmentation
 from genderface.params import parse_params
-from genderface.preprocess import write_shards
-from genderface.split import split, usable_records
-from genderface.validate import check_files
 
 SIZE, BATCH = 150, 20
 # ImageDataGenerator's settings in this project's units: rotation and shear as fractions of a
@@ -122,7 +122,7 @@ def main() -> None:
             archive.extractall(raw)
         files = sorted((raw / "faces").glob("*/*"))
         start = time.perf_counter()
-        manifest = split(usable_records(check_files(raw)), parse_params(params_dict).split)
+        manifest = split(usable_files(check_files(raw)), parse_params(params_dict).split)
         per_shard = params_dict["preprocess"]["images_per_shard"]
         write_shards(manifest, raw, Path(tmp) / "shards", SIZE, per_shard)
         preprocess = time.perf_counter() - start

@@ -1,10 +1,10 @@
 """DVC stage `download`: the data source -> data/raw/faces/<class>/..., and metrics/source.json."""
 
 from genderface import layout
+from genderface.data.sources import fetch
 from genderface.errors import run_main
 from genderface.fsutil import write_json
 from genderface.params import load_params
-from genderface.sources import fetch
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
 """DVC stage `preprocess`: manifest + data/raw -> data/shards/<split>-*.tfrecord and meta.json."""
 
 from genderface import layout
+from genderface.data.manifests import read_manifest
+from genderface.data.preprocess import write_shards
 from genderface.errors import run_main
-from genderface.manifests import read_manifest
 from genderface.params import load_params
-from genderface.preprocess import write_shards
 
 
 def main() -> None:

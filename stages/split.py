@@ -1,15 +1,15 @@
 """DVC stage `split`: data/validate/files.csv (usable files) -> data/split/manifest.csv."""
 
 from genderface import layout
+from genderface.data.manifests import read_checks, write_manifest
+from genderface.data.split import split, usable_files
 from genderface.errors import run_main
-from genderface.manifests import read_checks, write_manifest
 from genderface.params import load_params
-from genderface.split import split, usable_records
 
 
 def main() -> None:
     params = load_params()
-    records = usable_records(read_checks(layout.CHECKS))
+    records = usable_files(read_checks(layout.CHECKS))
     write_manifest(split(records, params.split), layout.MANIFEST)
 
 

@@ -1,8 +1,8 @@
 """DVC stage `train`: data/shards -> models/model.keras (+ model.json), curves in metrics/train.
 
 A killed run resumes from its last completed epoch (data/train-backup) and ends on the same
-model and curves; models/model.json records what made the model (provenance.py); under
-MultiWorkerMirroredStrategy only the chief writes the model and the curves.
+model and curves; under MultiWorkerMirroredStrategy only the chief writes the model and the
+curves.
 """
 
 import tempfile
@@ -11,14 +11,13 @@ from pathlib import Path
 from dvclive import Live
 
 from genderface import layout
-from genderface.devices import resolve_devices
+from genderface.data.input_pipeline import TrainingData
 from genderface.errors import run_main
-from genderface.input_pipeline import TrainingData
-from genderface.model import save_classifier
+from genderface.modeling.devices import resolve_devices
+from genderface.modeling.model_file import save_classifier
+from genderface.modeling.resume import Backup, EpochCurves, fingerprint
+from genderface.modeling.training import train
 from genderface.params import load_params
-from genderface.provenance import provenance
-from genderface.resume import Backup, EpochCurves, fingerprint
-from genderface.training import train
 
 
 def main() -> None:
@@ -37,7 +36,7 @@ def main() -> None:
         with live:
             classifier = train(params, data, [EpochCurves(live=live)], backup, devices)
         if devices.is_chief:
-            save_classifier(classifier, layout.MODEL, provenance(devices, params.train))
+            save_classifier(classifier, layout.MODEL)
         backup.discard()
 
 

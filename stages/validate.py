@@ -1,9 +1,9 @@
 """DVC stage `validate`: data/raw -> data/validate/files.csv, metrics/data.json, metrics/data.md."""
 
 from genderface import layout
+from genderface.data.validate import validate
 from genderface.errors import run_main
 from genderface.params import load_params
-from genderface.validate import validate
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import socket
 import struct
 import subprocess
 import sys
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -20,11 +21,12 @@ import yaml
 from markdown_it import MarkdownIt
 from PIL import Image
 
-from genderface.input_pipeline import TrainingData
+from genderface.data.input_pipeline import TrainingData
 from genderface.params import EvaluateParams, Params, parse_params
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO.parent / "shared" / "data" / "genderface-sample.zip"
+FAIRFACE_ZIP = REPO.parent / "shared" / "data" / "fairface-540.zip"
 
 os.environ["DVC_NO_ANALYTICS"] = "1"
 os.environ.pop("GENDERFACE_VERBOSE", None)  # tests check the one-line errors, not tracebacks
@@ -243,6 +245,17 @@ def require_sample() -> Path:
     return SAMPLE_ZIP
 
 
+@pytest.fixture(scope="session")
+def fairface(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fairface-540 extracted to a temporary folder (never into the repository), or a skip."""
+    if not FAIRFACE_ZIP.is_file():
+        pytest.skip(f"fairface-540 not found at {FAIRFACE_ZIP} (../shared is absent here)")
+    folder = tmp_path_factory.mktemp("fairface")
+    with zipfile.ZipFile(FAIRFACE_ZIP) as archive:
+        archive.extractall(folder)
+    return folder / "fairface-540"
+
+
 @pytest.fixture
 def sample_zip() -> Path:
     return require_sample()
@@ -250,13 +263,13 @@ def sample_zip() -> Path:
 
 def demo_training_data(work: Path, params: Params) -> TrainingData:
     """download -> split -> preprocess on demo images in `work`, ready for training.train."""
-    from genderface.preprocess import write_shards
-    from genderface.sources import fetch
-    from genderface.split import split, usable_records
-    from genderface.validate import check_files
+    from genderface.data.preprocess import write_shards
+    from genderface.data.sources import fetch
+    from genderface.data.split import split, usable_files
+    from genderface.data.validate import check_files
 
     fetch("demo", params.data.demo, work / "raw")
-    manifest = split(usable_records(check_files(work / "raw")), params.split)
+    manifest = split(usable_files(check_files(work / "raw")), params.split)
     image_size, per_shard = params.data.image_size, params.preprocess.images_per_shard
     write_shards(manifest, work / "raw", work / "shards", image_size, per_shard)
     return TrainingData.from_shards(work / "shards")
@@ -265,8 +278,8 @@ def demo_training_data(work: Path, params: Params) -> TrainingData:
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained for one epoch on demo images: models/model.keras + model.json."""
-    from genderface.model import save_classifier
-    from genderface.training import train
+    from genderface.modeling.model_file import save_classifier
+    from genderface.modeling.training import train
 
     work = tmp_path_factory.mktemp("trained")
     params = parse_params(tiny_params_dict())

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from genderface.augment import RandomAugment, augment_batch
+from genderface.modeling.augment import RandomAugment, augment_batch
 
 
 def _transforms(rng: np.random.Generator, n: int) -> np.ndarray:

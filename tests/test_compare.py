@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from genderface import compare
-from genderface.cli import app
+from genderface.commands import compare
+from genderface.commands.cli import app
 from genderface.errors import GenderfaceError
 
 from .conftest import GIT_ENV, Project
@@ -139,8 +139,11 @@ def test_an_experiment_with_other_images_is_compared_on_the_common_ones(repo):
 def test_markdown_for_a_pull_request_comment(repo):
     result = runner.invoke(app, ["compare", "bad", "HEAD", "--format", "md"])
     lines = result.stdout.splitlines()
-    assert lines[0] == "| metric | A (bad) | B (HEAD) | B - A | 95% interval | p |"
-    assert lines[2].startswith("| accuracy | 0.6000 | 0.9200 | +0.3200 | [+0.")
+    header, rule, accuracy = ([cell.strip() for cell in line.split("|")] for line in lines[:3])
+    assert header == ["", "metric", "A (bad)", "B (HEAD)", "B - A", "95% interval", "p", ""]
+    assert set("".join(rule)) == {"-"}, "GitHub's header rule"
+    assert accuracy[1:5] == ["accuracy", "0.6000", "0.9200", "+0.3200"]
+    assert accuracy[5].startswith("[+0.")
     assert lines[-1] == "B is better (100 images both scored, 95% level)."
 
 

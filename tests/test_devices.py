@@ -7,11 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-from genderface.devices import cpu_flags, float32_model, precision, resolve_devices, resolve_policy
 from genderface.errors import GenderfaceError
-from genderface.model import build_model, head_of, load_classifier, save_classifier
+from genderface.modeling.devices import cpu_flags, resolve_policy
+from genderface.modeling.model import head_of
+from genderface.modeling.model_file import load_classifier, save_classifier
 from genderface.params import parse_params
-from genderface.provenance import provenance
 
 from .conftest import demo_training_data, tiny_params_dict
 
@@ -64,19 +64,6 @@ def _compute_dtypes(model: keras.Model) -> dict[str, str]:
     return dtypes
 
 
-def test_float32_model_keeps_the_weights_and_computes_in_float32(tiny_params):
-    with precision("mixed_bfloat16"):
-        mixed = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
-    copy = float32_model(mixed)
-    assert set(_compute_dtypes(copy).values()) == {"float32"}
-    assert _compute_dtypes(mixed)["block5_conv3"] == "bfloat16"
-    for ours, theirs in zip(copy.get_weights(), mixed.get_weights(), strict=True):
-        np.testing.assert_array_equal(ours, theirs)
-    pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
-    np.testing.assert_allclose(copy(pixels), mixed(pixels), atol=0.02)
-    assert float32_model(copy) is copy, "a float32 model is returned as it is"
-
-
 class PolicyProbe(keras.callbacks.Callback):
     """Records, per phase, the compute dtypes of the model being fit."""
 
@@ -90,7 +77,7 @@ class PolicyProbe(keras.callbacks.Callback):
 
 @pytest.mark.slow
 def test_a_model_trained_under_mixed_bfloat16_is_saved_and_predicts_in_float32(tmp_path):
-    from genderface.training import train
+    from genderface.modeling.training import train
 
     params = parse_params(tiny_params_dict(**{"train.mixed_precision": "mixed_bfloat16"}))
     probe = PolicyProbe()
@@ -100,8 +87,7 @@ def test_a_model_trained_under_mixed_bfloat16_is_saved_and_predicts_in_float32(t
     assert (fine_tune["block5_conv3"], fine_tune["probability"]) == ("bfloat16", "float32")
     assert keras.config.dtype_policy().name == "float32", "the global policy is restored"
 
-    made = provenance(resolve_devices(params.train), params.train)
-    save_classifier(classifier, tmp_path / "models" / "model.keras", made)
+    save_classifier(classifier, tmp_path / "models" / "model.keras")
     sidecar = json.loads((tmp_path / "models" / "model.json").read_text())
     assert sidecar["provenance"]["mixed_precision"] == "mixed_bfloat16"
     loaded = load_classifier(tmp_path / "models" / "model.keras")

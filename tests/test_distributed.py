@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from genderface.devices import cpu_flags, resolve_devices, resolve_policy
+from genderface.modeling.devices import cpu_flags, resolve_devices, resolve_policy
 from genderface.params import parse_params
 
 from .conftest import REPO, demo_training_data, free_ports, tiny_params_dict
@@ -31,9 +31,9 @@ XLA = textwrap.dedent(
     from pathlib import Path
     import keras
     import numpy as np
-    from genderface.devices import resolve_devices
+    from genderface.modeling.devices import resolve_devices
     from genderface.params import parse_params
-    from genderface.training import train
+    from genderface.modeling.training import train
     from tests.conftest import demo_training_data, tiny_params_dict
 
     switches = {
@@ -93,9 +93,9 @@ MIRRORED = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from pathlib import Path
-    from genderface.devices import Devices
+    from genderface.modeling.devices import Devices
     from genderface.params import parse_params
-    from genderface.training import train
+    from genderface.modeling.training import train
     from tests.conftest import demo_training_data, tiny_params_dict
 
     params = parse_params(tiny_params_dict())

@@ -4,16 +4,17 @@ import logging
 import numpy as np
 import pytest
 
+from genderface.data.images import load_rgb
+from genderface.data.input_pipeline import load_split
+from genderface.data.shards import ShardInfo
 from genderface.errors import GenderfaceError
-from genderface.evaluation import collect_mistakes, evaluate_test
-from genderface.external import evaluate_folder
-from genderface.images import load_rgb
-from genderface.input_pipeline import load_split
-from genderface.layout import PREDICTION_COLUMNS
-from genderface.metrics import most_confident_mistakes
-from genderface.model import load_classifier
-from genderface.scoring import Evaluation
-from genderface.shards import ShardInfo
+from genderface.evaluation.evaluate import collect_mistakes, evaluate_test
+from genderface.evaluation.external import evaluate_folder
+from genderface.evaluation.metrics import most_confident_mistakes
+from genderface.evaluation.outputs import PREDICTION_COLUMNS
+from genderface.evaluation.scoring import Evaluation, Scoring
+from genderface.modeling.forward import forward_pass
+from genderface.modeling.model_file import load_classifier
 
 from .conftest import evaluate_params, image_bytes
 
@@ -24,7 +25,7 @@ def test_evaluate_refuses_a_model_that_does_not_match_the_shards(trained_model, 
     classifier = load_classifier(trained_model)
     other = ShardInfo(image_size=64, classes=["man", "woman"], counts={})
     with pytest.raises(GenderfaceError, match=r"does not match the shards .* 64 px"):
-        evaluate_test(classifier, tmp_path, other, evaluate_params())
+        Scoring.of(classifier, other, evaluate_params())
 
 
 def test_evaluate_scores_the_test_split_against_the_training_majority(
@@ -34,7 +35,8 @@ def test_evaluate_scores_the_test_split_against_the_training_majority(
     shards, info = _shards(tmp_path)
     classifier = load_classifier(trained_model)
     with caplog.at_level(logging.INFO, logger="evaluate"):
-        result = evaluate_test(classifier, shards, info, evaluate_params(batch_size=3))
+        scoring = Scoring.of(classifier, info, evaluate_params())
+        result = evaluate_test(forward_pass(classifier.model), shards, info, scoring, 3)
     assert sorted(result.y_true.tolist()) == [0, 0, 0, 1]
     in_load_order = list(load_split(shards, "test", info).as_numpy_iterator())
     assert result.y_true.tolist() == [int(label) for _, label in in_load_order]
@@ -62,7 +64,7 @@ def _shards(tmp_path, per_class=6):
     """Shards of write_faces images: 3 man + 1 woman in test."""
     import pandas as pd
 
-    from genderface.preprocess import write_shards
+    from genderface.data.preprocess import write_shards
 
     from .conftest import write_faces
 
@@ -112,9 +114,11 @@ def _external(root, man=3, woman=2):
 def test_evaluate_folder_scores_an_external_set_at_the_models_threshold(trained_model, tmp_path):
     classifier = load_classifier(trained_model)
     info = ShardInfo(32, ["man", "woman"], {"train": {"man": 5, "woman": 3}})
-    params = evaluate_params(batch_size=2, calibration_bins=5)
-    result, faces = evaluate_folder(classifier, _external(tmp_path / "ext"), info, params)
-    assert faces == [None] * 5  # whole images: no face finder ran
+    scoring = Scoring.of(classifier, info, evaluate_params(calibration_bins=5))
+    forward = forward_pass(classifier.model)
+    scored = evaluate_folder(forward, 32, _external(tmp_path / "ext"), scoring, batch_size=2)
+    result = scored.evaluation
+    assert scored.faces == [None] * 5  # whole images: no face finder ran
     assert result.scores["images"] == 5
     assert result.scores["skipped"] == 1
     assert result.scores["threshold"] == classifier.threshold
@@ -145,5 +149,7 @@ def test_evaluate_folder_bad_layouts(trained_model, tmp_path, layout, message):
         (folder / name).mkdir(parents=True)
         (folder / name / "x.txt").write_text("not an image")
     info = ShardInfo(32, ["man", "woman"], {"train": {"man": 5, "woman": 3}})
+    classifier = load_classifier(trained_model)
+    scoring = Scoring.of(classifier, info, evaluate_params())
     with pytest.raises(GenderfaceError, match=f"evaluate.external '{folder}': {message}"):
-        evaluate_folder(load_classifier(trained_model), folder, info, evaluate_params())
+        evaluate_folder(forward_pass(classifier.model), 32, folder, scoring, batch_size=4)

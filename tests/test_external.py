@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from genderface.errors import GenderfaceError
-from genderface.external import by_group, read_attributes
-from genderface.scoring import Evaluation
+from genderface.evaluation.groups import by_group, read_attributes
+from genderface.evaluation.scoring import Evaluation
 
 CLASSES = ["man", "woman"]
 
@@ -47,7 +47,7 @@ def test_groups_join_on_the_file_and_unlisted_images_form_their_own_group(tmp_pa
 
 
 def test_evaluate_crops_with_the_margin_predict_uses_by_default():
-    from genderface.faces import DEFAULT_MARGIN
+    from genderface.data.faces import DEFAULT_MARGIN
 
     from .conftest import evaluate_params
 

@@ -5,20 +5,18 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from genderface import faces
-from genderface.images import load_rgb, load_upright
-from genderface.model import Classifier, load_classifier
+from genderface.data import faces
+from genderface.data.images import load_rgb, load_upright
+from genderface.modeling.model_file import Classifier, load_classifier
 
 from .conftest import REPO
 
-FAIRFACE_ZIP = REPO.parent / "shared" / "data" / "fairface-540.zip"
 # Crops with one clear face each (checked in test_the_chosen_crops_hold_one_face).
 PORTRAITS = ("woman/fairface_0003.jpg", "man/fairface_0011.jpg", "man/fairface_0052.jpg")
 
@@ -32,17 +30,6 @@ def genderface(*args: str) -> subprocess.CompletedProcess:
         env={**os.environ, "PYTHONPATH": str(REPO / "src")},
         timeout=300,
     )
-
-
-@pytest.fixture(scope="module")
-def fairface(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """fairface-540 extracted to a temporary folder (never into the repository)."""
-    if not FAIRFACE_ZIP.is_file():
-        pytest.skip(f"fairface-540 not found at {FAIRFACE_ZIP} (../shared is absent here)")
-    folder = tmp_path_factory.mktemp("fairface")
-    with zipfile.ZipFile(FAIRFACE_ZIP) as archive:
-        archive.extractall(folder)
-    return folder / "fairface-540"
 
 
 def background(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -196,7 +183,7 @@ def test_a_sideways_and_tilted_face_is_turned_upright(scenes, predicted):
     assert np.degrees(tilt) == pytest.approx([0, -25], abs=6)
 
 
-def test_grey_and_tiny_images_are_cropped(scenes, predicted):
+def test_grey_and_tiny_images_are_cropped(predicted):
     assert predicted["grey"]["face"].startswith("found")
     assert predicted["tiny"]["face"].startswith("found")
 
@@ -230,5 +217,5 @@ def test_margin_widens_the_crop_and_bad_files_are_one_line(
     narrow, _ = faces.load_face(path, classifier.image_size)
     assert np.abs(wide.astype(int) - narrow).mean() > 5
     assert record["p_woman"] == pytest.approx(score_of(classifier, wide), abs=1e-5)
-    assert "0.2" in genderface("predict", "--help").stdout
-    assert faces.DEFAULT_MARGIN == 0.2
+    default = json.loads(genderface(*args, str(path)).stdout)
+    assert default["p_woman"] == pytest.approx(score_of(classifier, narrow), abs=1e-5)

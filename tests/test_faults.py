@@ -483,7 +483,7 @@ def _predict(model: Path, image: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("case", ["missing", "truncated", "sidecar-missing"])
+@pytest.mark.parametrize("case", ["missing", "truncated", "sidecar-missing", "sidecar-broken"])
 def test_predict_with_a_bad_model(trained_model, tmp_path, case):
     image = write_faces(tmp_path / "images", per_class=1) / "faces" / "man" / "man_0.jpg"
     models = tmp_path / "models"
@@ -495,6 +495,11 @@ def test_predict_with_a_bad_model(trained_model, tmp_path, case):
         expected = f"{model}: model file not found; run `dvc repro` first"
     elif case == "truncated":
         model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    elif case == "sidecar-broken":
+        (models / "model.json").write_text('{"classes": ["man", "woman"]}')
+        expected = (
+            f"{models / 'model.json'}: not a model sidecar (KeyError); rebuild it with dvc repro"
+        )
     else:
         (models / "model.json").unlink()
         expected = f"{models / 'model.json'}: model file not found; run `dvc repro` first"

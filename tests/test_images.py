@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from genderface.images import ImageError, inspect, load_rgb
+from genderface.data.images import ImageError, inspect, load_rgb
 
 from .conftest import image_bytes, png_bytes
 
@@ -138,6 +138,6 @@ def test_pillow_plugins_are_loaded_before_any_decode_thread_starts():
     import subprocess
     import sys
 
-    probe = "import genderface.images; from PIL import Image; print(Image._initialized)"
+    probe = "import genderface.data.images; from PIL import Image; print(Image._initialized)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout.strip() == "2"

@@ -1,4 +1,4 @@
-"""One inference path: every caller scores images through inference.outputs."""
+"""One inference path: every caller scores images through modeling/forward.py's forward pass."""
 
 import ast
 import json
@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from genderface.external import evaluate_folder
-from genderface.inference import Failure, Scored, score_files
-from genderface.model import load_classifier
-from genderface.shards import ShardInfo
+from genderface.data.shards import ShardInfo
+from genderface.evaluation.external import evaluate_folder
+from genderface.evaluation.files import Failure, Scored, score_files
+from genderface.evaluation.scoring import Scoring
+from genderface.modeling.forward import forward_pass
+from genderface.modeling.model_file import load_classifier
 
 from .conftest import REPO, evaluate_params, image_bytes
 
@@ -30,11 +32,13 @@ def _model_calls(source: str) -> int:
 
 
 def test_the_model_is_called_for_inference_in_one_place():
+    package = REPO / "src" / "genderface"
     calls = {
-        path.name: _model_calls(path.read_text())
-        for path in (REPO / "src" / "genderface").glob("*.py")
+        path.relative_to(package).as_posix(): _model_calls(path.read_text())
+        for path in package.rglob("*.py")
     }
-    assert {name: n for name, n in calls.items() if n} == {"inference.py": 1}
+    assert "evaluation/evaluate.py" in calls, "sub-packages are searched"
+    assert {name: n for name, n in calls.items() if n} == {"modeling/forward.py": 1}
     assert _model_calls("classifier.model.predict(x)\nmodel(x)") == 2  # the check can fail
 
 
@@ -55,7 +59,9 @@ def test_external_evaluation_and_predict_give_bit_identical_probabilities(traine
     folder = _folder(tmp_path / "external")
     classifier = load_classifier(trained_model)
     info = ShardInfo(classifier.image_size, classifier.classes, {"train": {"man": 2, "woman": 1}})
-    evaluated, _ = evaluate_folder(classifier, folder, info, evaluate_params(batch_size=4))
+    scoring = Scoring.of(classifier, info, evaluate_params())
+    forward = forward_pass(classifier.model)
+    evaluated = evaluate_folder(forward, 32, folder, scoring, batch_size=4).evaluation
     exe = Path(sys.executable).with_name("genderface")
     command = [str(exe), "predict", "--model", str(trained_model), "--format", "json"]
     run = subprocess.run(
@@ -77,12 +83,13 @@ def test_score_files_keeps_order_across_batches_with_failures(trained_model, tmp
     classifier = load_classifier(trained_model)
     paths = sorted(folder.rglob("*"))
     paths = [p for p in paths if p.is_file()]
-    together = list(score_files(classifier, paths, batch_size=3))
+    forward, size = forward_pass(classifier.model), classifier.image_size
+    together = list(score_files(forward, paths, size, batch_size=3))
     assert [r.path for r in together] == [str(p) for p in paths]
     assert [type(r) for r in together].count(Failure) == 1
-    only_the_broken = list(score_files(classifier, [folder / "woman" / "broken.jpg"]))
+    only_the_broken = list(score_files(forward, [folder / "woman" / "broken.jpg"], size))
     assert isinstance(only_the_broken[0], Failure)
-    alone = [next(score_files(classifier, [Path(r.path)])) for r in together]
+    alone = [next(score_files(forward, [Path(r.path)], size)) for r in together]
     for batched, single in zip(together, alone, strict=True):
         if isinstance(batched, Scored):
             assert np.isclose(batched.probability, single.probability, atol=1e-5)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.calibration import calibration_curve
 
-from genderface.metrics import (
+from genderface.evaluation.metrics import (
     compute_metrics,
     confidence,
     expected_calibration_error,

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from genderface.errors import GenderfaceError
-from genderface.model import (
+from genderface.modeling.model import (
     BASE_NAME,
     build_model,
     feature_extractor,
@@ -96,7 +96,7 @@ def test_prepare_fine_tuning(tiny_params, blocks, expected):
 
 
 def test_mixed_precision_keeps_a_float32_output(tiny_params):
-    from genderface.devices import precision
+    from genderface.modeling.devices import precision
 
     with precision("mixed_float16"):
         model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)

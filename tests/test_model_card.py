@@ -2,13 +2,13 @@ import re
 
 import numpy as np
 
-from genderface.evaluation import Report
-from genderface.external import External
-from genderface.metrics import compute_metrics
-from genderface.model_card import render
-from genderface.scoring import Evaluation
-from genderface.shards import ShardInfo
-from genderface.stats import bootstrap_scores, group_scores
+from genderface.data.shards import ShardInfo
+from genderface.evaluation.evaluate import Report
+from genderface.evaluation.external import External
+from genderface.evaluation.metrics import compute_metrics
+from genderface.evaluation.model_card import render
+from genderface.evaluation.scoring import Evaluation
+from genderface.evaluation.stats import bootstrap_scores, group_scores
 
 CLASSES = ["man", "woman"]
 INFO = ShardInfo(
@@ -40,7 +40,7 @@ def _render(*args: object) -> str:
 def test_card_states_data_scores_threshold_and_limits():
     test = _evaluation()
     card = _render(
-        Report(INFO, test, [], None), {"source": "faces.zip", "resolved": "faces.zip"}, 20
+        Report(INFO, test, [], None, None), {"source": "faces.zip", "resolved": "faces.zip"}
     )
     assert "| train | 70 | 30 | 100 | 70.0% |" in card
     assert "| test | 6 | 4 | 10 | 60.0% |" in card
@@ -64,15 +64,15 @@ def test_card_states_data_scores_threshold_and_limits():
         f"| accuracy | {test.scores['accuracy']:.3f} | {ci['low']:.3f} - {ci['high']:.3f} |" in card
     )
     assert "| log loss |" in card and "Performance by group" not in card
-    demo = _render(Report(INFO, test, [], None), {"source": "demo", "synthetic": True}, 20)
+    demo = _render(Report(INFO, test, [], None, None), {"source": "demo", "synthetic": True})
     assert "Source: `demo` - **SYNTHETIC demo images**" in demo
 
 
 def test_card_reports_the_external_folder_separately():
     evaluation = _evaluation()
     evaluation.scores["skipped"] = 2
-    external = External(evaluation, "other/faces", no_face=None, groups=None)
-    card = _render(Report(INFO, _evaluation(), [], external), None, 20)
+    external = External(evaluation, "other/faces", groups=None)
+    card = _render(Report(INFO, _evaluation(), [], external, None), None)
     assert "## External folder `other/faces` (10 images, 2 unreadable skipped)" in card
     assert "Source:" not in card
     assert card.count("| accuracy |") == 2
@@ -85,8 +85,9 @@ def test_card_shows_face_crops_and_performance_by_group():
     predictions = evaluation.predictions()
     predictions["age"] = ["0-2"] * 4 + ["20-29"] * 5 + ["70+"]
     groups = group_scores(predictions, ["age"], CLASSES, min_group=3)
-    external = External(evaluation, "fairface", no_face=3, groups=groups)
-    card = _render(Report(INFO, _evaluation(), [], external), None, 3)
+    evaluation.scores["no_face"] = 3
+    external = External(evaluation, "fairface", groups=groups)
+    card = _render(Report(INFO, _evaluation(), [], external, None), None)
     assert "3 had no face found and were classified whole" in card
     assert "## Performance by group" in card
     assert "### By age" in card
@@ -106,7 +107,7 @@ def test_card_states_what_made_the_model():
         "xla": True,
         "deterministic": False,
     }
-    card = _render(Report(INFO, _evaluation(), [], None), None, 20, provenance)
+    card = _render(Report(INFO, _evaluation(), [], None, provenance), None)
     assert "## How it was made" in card
     for row in (
         "| tensorflow version | 2.3 |",
@@ -118,5 +119,5 @@ def test_card_states_what_made_the_model():
         "| TensorFlow op determinism | off |",
     ):
         assert row in card
-    assert "\n\n\n" not in render(Report(INFO, _evaluation(), [], None), None, 20, provenance)
-    assert "How it was made" not in _render(Report(INFO, _evaluation(), [], None), None, 20)
+    assert "\n\n\n" not in render(Report(INFO, _evaluation(), [], None, provenance), None)
+    assert "How it was made" not in _render(Report(INFO, _evaluation(), [], None, None), None)

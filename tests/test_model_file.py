@@ -8,8 +8,11 @@ import zipfile
 import keras
 import numpy as np
 
-from genderface.model import build_model, prepare_fine_tuning
-from genderface.model_file import ZIP_EPOCH, save_for_inference
+from genderface.modeling.devices import precision
+from genderface.modeling.model import build_model, prepare_fine_tuning
+from genderface.modeling.model_file import ZIP_EPOCH, float32_model, save_for_inference
+
+from .test_devices import _compute_dtypes
 
 
 def test_same_weights_same_bytes_without_optimizer_or_save_time(tmp_path, tiny_params):
@@ -37,3 +40,16 @@ def test_same_weights_same_bytes_without_optimizer_or_save_time(tmp_path, tiny_p
         loaded.predict(pixels, verbose=0), model.predict(pixels, verbose=0)
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first.keras", "second.keras"]
+
+
+def test_float32_model_keeps_the_weights_and_computes_in_float32(tiny_params):
+    with precision("mixed_bfloat16"):
+        mixed = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    copy = float32_model(mixed)
+    assert set(_compute_dtypes(copy).values()) == {"float32"}
+    assert _compute_dtypes(mixed)["block5_conv3"] == "bfloat16"
+    for ours, theirs in zip(copy.get_weights(), mixed.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(copy(pixels), mixed(pixels), atol=0.02)
+    assert float32_model(copy) is copy, "a float32 model is returned as it is"

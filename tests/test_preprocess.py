@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genderface.images import load_rgb
-from genderface.input_pipeline import batched, load_split, shuffled_epochs, steps_per_epoch
-from genderface.preprocess import write_shards
-from genderface.shards import ShardInfo
+from genderface.data.images import load_rgb
+from genderface.data.input_pipeline import batched, load_split, shuffled_epochs, steps_per_epoch
+from genderface.data.preprocess import write_shards
+from genderface.data.shards import ShardInfo
 
 from .conftest import write_faces
 
@@ -78,7 +78,7 @@ def test_crash_mid_write_leaves_no_shards_and_keeps_old_ones(
             raise RuntimeError("disk on fire")
         return load_rgb(path, size)
 
-    monkeypatch.setattr("genderface.preprocess.load_rgb", crash_on_fifth)
+    monkeypatch.setattr("genderface.data.preprocess.load_rgb", crash_on_fifth)
     with pytest.raises(Exception, match="disk on fire"):
         write_shards(manifest, raw, out, image_size=48, images_per_shard=100)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "shards"]
@@ -123,8 +123,9 @@ def test_shard_bytes_are_the_same_in_every_process(tmp_path, manifest_and_raw):
     manifest, raw = manifest_and_raw
     manifest.to_csv(tmp_path / "manifest.csv", index=False)
     script = (
-        "import sys; from pathlib import Path; from genderface.preprocess import write_shards; "
-        "from genderface.manifests import read_manifest; "
+        "import sys; from pathlib import Path; "
+        "from genderface.data.preprocess import write_shards; "
+        "from genderface.data.manifests import read_manifest; "
         "write_shards(read_manifest(Path(sys.argv[1])), Path(sys.argv[2]), "
         "Path(sys.argv[3]), 32, 4)"
     )

@@ -8,8 +8,8 @@ from importlib.metadata import version
 import keras
 import tensorflow as tf
 
-from genderface.devices import Devices, resolve_devices
-from genderface.provenance import provenance
+from genderface.modeling.devices import Devices, resolve_devices
+from genderface.modeling.provenance import provenance
 
 
 def test_records_versions_devices_and_resolved_settings(tiny_params):

@@ -5,9 +5,9 @@ import pytest
 from dvclive import Live
 from PIL import Image
 
-from genderface.evaluation import Evaluation, Mistake
-from genderface.metrics import compute_metrics
-from genderface.reporting import log_plots, log_scores, mistakes_figure, save_png
+from genderface.evaluation.evaluate import Evaluation, Mistake
+from genderface.evaluation.metrics import compute_metrics
+from genderface.evaluation.reporting import log_plots, log_scores, mistakes_figure, save_png
 
 CLASSES = ["man", "woman"]
 FILES = ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]

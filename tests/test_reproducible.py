@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genderface.model import load_classifier
+from genderface.modeling.model_file import load_classifier
 
 from .conftest import Project
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from genderface.model import load_classifier
+from genderface.modeling.model_file import load_classifier
 
 from .conftest import Project, tree_digest
 

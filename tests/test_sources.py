@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from genderface.data.sources import fetch
 from genderface.errors import GenderfaceError
 from genderface.params import DemoParams
-from genderface.sources import fetch
 
 from .conftest import tree_digest, write_faces
 

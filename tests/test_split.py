@@ -4,12 +4,12 @@ from fractions import Fraction
 import pandas as pd
 import pytest
 
+from genderface.data.manifests import read_manifest, write_manifest
+from genderface.data.sources import fetch
+from genderface.data.split import UsableFile, order_key, split, usable_files
+from genderface.data.validate import check_files
 from genderface.errors import GenderfaceError
-from genderface.manifests import read_manifest, write_manifest
 from genderface.params import DemoParams, SplitParams
-from genderface.sources import fetch
-from genderface.split import Record, order_key, split, usable_records
-from genderface.validate import check_files
 
 PARAMS = SplitParams(seed=42, train=0.7, test=0.2, validation=0.1)
 SHARES = {"train": Fraction(7, 10), "test": Fraction(2, 10), "validation": Fraction(1, 10)}
@@ -19,15 +19,15 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _records(n_man: int, n_woman: int, tag: str = "") -> list[Record]:
+def _records(n_man: int, n_woman: int, tag: str = "") -> list[UsableFile]:
     return [
-        Record(f"faces/{label}/{label}_{tag}{i}.jpg", label, _digest(f"{label}{tag}{i}"))
+        UsableFile(f"faces/{label}/{label}_{tag}{i}.jpg", label, _digest(f"{label}{tag}{i}"))
         for label, n in (("man", n_man), ("woman", n_woman))
         for i in range(n)
     ]
 
 
-def _assignment(records: list[Record]) -> pd.Series:
+def _assignment(records: list[UsableFile]) -> pd.Series:
     return split(records, PARAMS).set_index("path")["split"]
 
 
@@ -57,7 +57,7 @@ def test_same_input_same_manifest_and_seed_matters():
 def test_renaming_a_file_does_not_move_it():
     records = _records(60, 40)
     renamed = [
-        Record(r.path.replace("man_3.jpg", "renamed.jpg"), r.label, r.sha256) for r in records
+        UsableFile(r.path.replace("man_3.jpg", "renamed.jpg"), r.label, r.sha256) for r in records
     ]
     before = split(records, PARAMS).set_index("sha256")["split"]
     after = split(renamed, PARAMS).set_index("sha256")["split"]
@@ -75,7 +75,7 @@ def test_counts_are_within_one_of_the_exact_proportions():
 def test_copies_of_a_picture_share_a_split_and_counts_stay_close():
     records = _records(300, 150)
     copies = [
-        Record(f"faces/{r.label}/copy{k}_{r.path.rsplit('/', 1)[1]}", r.label, r.sha256)
+        UsableFile(f"faces/{r.label}/copy{k}_{r.path.rsplit('/', 1)[1]}", r.label, r.sha256)
         for k in range(2)
         for r in records[::9]
     ]
@@ -90,12 +90,14 @@ def test_copies_of_a_picture_share_a_split_and_counts_stay_close():
 
 def test_a_picture_in_both_classes_is_refused():
     records = _records(20, 20)
-    clash = Record("faces/woman/clash.jpg", "woman", records[0].sha256)
+    clash = UsableFile("faces/woman/clash.jpg", "woman", records[0].sha256)
     with pytest.raises(GenderfaceError, match=r"filed under 2 classes; .*dvc repro validate"):
         split([*records, clash], PARAMS)
 
 
-def _moved_at_cuts(before: pd.Series, after: pd.Series, records: list[Record], label: str) -> int:
+def _moved_at_cuts(
+    before: pd.Series, after: pd.Series, records: list[UsableFile], label: str
+) -> int:
     """How many old files of `label` changed split; asserts every one of them sat at a cut.
 
     A file leaving split s for the next one must take every file above it in s (in key order)
@@ -145,14 +147,14 @@ def test_same_files_give_a_byte_identical_manifest_whatever_the_creation_order(t
         shutil.copyfile(path, copy)
     outputs = []
     for name in ("a", "b"):
-        records = usable_records(check_files(tmp_path / name))
+        records = usable_files(check_files(tmp_path / name))
         assert [r.path for r in records] == sorted(r.path for r in records)
         assert len(records) == 22
         write_manifest(split(records, PARAMS), tmp_path / f"{name}.csv")
         outputs.append((tmp_path / f"{name}.csv").read_bytes())
     assert outputs[0] == outputs[1]
     assert outputs[0].startswith(b"path,label,sha256,split\nfaces/man/man_0.jpg,man,")
-    again = split(usable_records(check_files(tmp_path / "a")), PARAMS)
+    again = split(usable_files(check_files(tmp_path / "a")), PARAMS)
     assert read_manifest(tmp_path / "a.csv").equals(again)
 
 

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from genderface import faces
+from genderface.data import faces
 
-from .conftest import image_bytes, run_stage, write_faces, write_params
+from .conftest import run_stage, write_faces, write_params
 
 
 def test_download_demo_writes_raw_and_source_metrics(tmp_path):
@@ -62,15 +62,9 @@ def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
     trained_model, tmp_path
 ):
     _evaluate_workdir(trained_model, tmp_path)
-    external = tmp_path / "elsewhere"
-    for label, color in (("man", (40, 60, 200)), ("woman", (200, 80, 40))):
-        (external / label).mkdir(parents=True)
-        for i in range(3):
-            (external / label / f"{i}.jpg").write_bytes(image_bytes((color[0] + 9 * i, *color[1:])))
+    external = write_faces(tmp_path / "elsewhere", per_class=3) / "faces"
     (external / "man" / "notes.txt").write_text("not an image")
-    rows = [
-        f"{label}/{i}.jpg,{'young' if i else 'old'}" for label in ("man", "woman") for i in (0, 1)
-    ]
+    rows = [f"{c}/{c}_{i}.jpg,{'young' if i else 'old'}" for c in ("man", "woman") for i in (0, 1)]
     (external / "attributes.csv").write_text("\n".join(["file,age", *rows]) + "\n")
     settings = {"evaluate.external": str(external), "evaluate.crop_face": True}
     write_params(tmp_path, **settings, **{"evaluate.mistakes": 40, "evaluate.min_group": 3})

@@ -1,4 +1,4 @@
-"""Bootstrap intervals, paired differences, McNemar and scores by group (genderface.stats)."""
+"""Bootstrap intervals, paired differences, McNemar and scores by group (evaluation/stats.py)."""
 
 import math
 
@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import norm
 from sklearn import metrics as skm
 
-from genderface import stats
+from genderface.evaluation import stats
 
 
 def _simulated(rng: np.random.Generator, n: int, prior: float, shift: float):

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow]
 STAGES = ["download", "validate", "split", "preprocess", "train", "evaluate"]
 UP_TO_DATE = "Data and pipelines are up to date."
 FACES = "inputs/faces"  # inside the project, as a user might keep it (git-ignored or not)
-EXTERNAL = "inputs/external"
+EXTERNAL = "inputs/external/faces"
 WEIGHTS = "inputs/vgg16_notop.weights.h5"
 FAST = {"train.fine_tune_blocks": 0, "evaluate.mistakes": 2}  # phase 1 only: tiny and quick
 
@@ -32,20 +32,13 @@ def _save_vgg16_weights(path: Path, seed: int) -> None:
     base.save_weights(path)
 
 
-def _write_external(root: Path) -> None:
-    for label, color in (("man", (30, 90, 210)), ("woman", (210, 90, 30))):
-        (root / label).mkdir(parents=True)
-        for i in range(3):
-            (root / label / f"{i}.jpg").write_bytes(image_bytes((color[0] + 7 * i, *color[1:])))
-
-
 @pytest.fixture(scope="module")
 def tracked_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """The tiny project reading a folder source, a weights file and an external folder."""
     project = Project(tmp_path_factory.mktemp("tracked"))
     root = project.root
     write_faces(root / FACES, per_class=10)
-    _write_external(root / EXTERNAL)
+    write_faces(root / EXTERNAL.removesuffix("/faces"), per_class=3)
     _save_vgg16_weights(root / WEIGHTS, seed=1)
     project.set_params(
         **FAST,
@@ -138,12 +131,12 @@ def test_weights_file_tracked_by_content(project):
 
 def test_external_folder_tracked_by_content(project):
     woman = project.root / EXTERNAL / "woman"
-    _assert_same_bytes_and_touch_rerun_nothing(project, woman / "1.jpg")
-    (woman / "1.jpg").write_bytes(image_bytes((1, 2, 3)))
+    _assert_same_bytes_and_touch_rerun_nothing(project, woman / "woman_1.jpg")
+    (woman / "woman_1.jpg").write_bytes(image_bytes((1, 2, 3)))
     _assert_reruns(project, ["evaluate"])
     (woman / "new.jpg").write_bytes(image_bytes((3, 2, 1)))
     _assert_reruns(project, ["evaluate"])
     assert project.json("metrics/eval/metrics.json")["external"]["images"] == 7
-    (woman / "2.jpg").unlink()
+    (woman / "woman_2.jpg").unlink()
     _assert_reruns(project, ["evaluate"])
     assert project.json("metrics/eval/metrics.json")["external"]["images"] == 6

@@ -5,8 +5,8 @@ import pytest
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
-from genderface.model import load_classifier
-from genderface.training import class_weights
+from genderface.modeling.model_file import load_classifier
+from genderface.modeling.training import class_weights
 
 from .conftest import demo_training_data
 
@@ -33,7 +33,7 @@ def test_trained_model_saves_atomically_and_reloads(trained_model):
 
 @pytest.mark.slow
 def test_training_logs_per_epoch_curves_with_dvclive(tmp_path, tiny_params):
-    from genderface.training import train
+    from genderface.modeling.training import train
 
     params = tiny_params.model_copy(
         update={
@@ -61,23 +61,26 @@ def test_training_logs_per_epoch_curves_with_dvclive(tmp_path, tiny_params):
 @pytest.mark.slow
 def test_same_params_and_data_give_identical_test_metrics(tmp_path, tiny_params):
     """Seeds from params plus op determinism: two trainings score the test split identically."""
-    from genderface.evaluation import evaluate_test
-    from genderface.training import train
+    from genderface.evaluation.evaluate import evaluate_test
+    from genderface.evaluation.scoring import Scoring
+    from genderface.modeling.forward import forward_pass
+    from genderface.modeling.training import train
 
     data = demo_training_data(tmp_path, tiny_params)
-    params = tiny_params.evaluate.model_copy(update={"batch_size": 16})
     shards = tmp_path / "shards"
-    runs = [
-        evaluate_test(train(tiny_params, data, callbacks=[]), shards, data.info, params)
-        for _ in range(2)
-    ]
+    runs = []
+    for _ in range(2):
+        classifier = train(tiny_params, data, callbacks=[])
+        scoring = Scoring.of(classifier, data.info, tiny_params.evaluate)
+        forward = forward_pass(classifier.model)
+        runs.append(evaluate_test(forward, shards, data.info, scoring, batch_size=16))
     assert runs[0].scores == runs[1].scores
     assert runs[0].threshold == runs[1].threshold
     np.testing.assert_array_equal(runs[0].y_prob, runs[1].y_prob)
 
 
 def test_a_backup_from_other_params_or_shards_is_discarded(tmp_path, tiny_params):
-    from genderface.resume import Backup, fingerprint
+    from genderface.modeling.resume import Backup, fingerprint
 
     shards = tmp_path / "shards"
     shards.mkdir()

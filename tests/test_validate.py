@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from genderface.data.manifests import read_checks
+from genderface.data.validate import CONFLICT, check_files, summarize, validate
 from genderface.errors import GenderfaceError
-from genderface.manifests import read_checks
-from genderface.validate import CONFLICT, check_files, summarize, validate
 
 from .conftest import image_bytes, png_bytes, write_faces
 

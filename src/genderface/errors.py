@@ -18,6 +18,11 @@ class GenderfaceError(Exception):
     """A problem the user can fix; its message is shown as-is, without a traceback."""
 
 
+def set_verbose() -> None:
+    """Ask for tracebacks, in this process and in every process it starts (dvc, stages)."""
+    os.environ[VERBOSE_ENV] = "1"
+
+
 def verbose() -> bool:
     """True when the user asked for tracebacks (GENDERFACE_VERBOSE set to anything but 0/empty)."""
     return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
@@ -44,7 +49,7 @@ def run_main(main: Callable[[], None]) -> None:
     """
     if VERBOSE_FLAG in sys.argv[1:]:
         sys.argv.remove(VERBOSE_FLAG)
-        os.environ[VERBOSE_ENV] = "1"
+        set_verbose()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
         main()

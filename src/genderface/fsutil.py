@@ -1,5 +1,6 @@
 """Write outputs to a temporary path beside the target and rename into place, never half-written."""
 
+import io
 import json
 import os
 import shutil
@@ -66,9 +67,13 @@ def write_csv(path: Path, frame: pd.DataFrame) -> None:
         frame.to_csv(tmp, index=False, lineterminator="\n")
 
 
+def parse_csv(source: Path | io.BytesIO) -> pd.DataFrame:
+    """Every column as text: hashes and paths must not be parsed as numbers or NaN."""
+    return pd.read_csv(source, dtype=str, keep_default_na=False)
+
+
 def read_csv(path: Path, stage: str) -> pd.DataFrame:
-    """Every column as text (hashes and paths must not be parsed as numbers or NaN); a missing
-    file names the stage that writes it."""
+    """A pipeline table (parse_csv); a missing file names the stage that writes it."""
     if not path.is_file():
         raise GenderfaceError(f"{path}: not found; run `dvc repro {stage}` first")
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return parse_csv(path)

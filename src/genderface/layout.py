@@ -1,4 +1,6 @@
-"""Where the pipeline's files live and what they are called: every path dvc.yaml names."""
+"""Where the pipeline's stages hand files to each other: the paths one stage writes and a later
+stage (or `genderface predict`) reads. What a stage alone writes lives with that stage's code
+(the evaluate stage's outputs: evaluation/outputs.py)."""
 
 from pathlib import Path
 
@@ -12,12 +14,6 @@ SOURCE_METRICS = Path("metrics/source.json")
 DATA_METRICS = Path("metrics/data.json")
 DATA_REPORT = Path("metrics/data.md")
 TRAIN_METRICS_DIR = Path("metrics/train")
-EVAL_METRICS_DIR = Path("metrics/eval")
-MISTAKES_GALLERY = EVAL_METRICS_DIR / "plots" / "images" / "mistakes.png"
-PREDICTIONS_DIR = EVAL_METRICS_DIR / "predictions"
-GROUP_PLOT = EVAL_METRICS_DIR / "plots" / "groups.json"
-PREDICTION_COLUMNS = ["sha256", "file", "label", "probability", "predicted"]  # in this order
-MODEL_CARD = Path("models/MODEL_CARD.md")
 
 FACES = "faces"
 SPLITS = ("train", "test", "validation")
@@ -37,8 +33,3 @@ def shard_name(split: str, index: int, count: int) -> str:
 def shard_files(shards_dir: Path, split: str) -> list[Path]:
     """A split's shard files in the order its records are read (record indices rely on it)."""
     return sorted(shards_dir.glob(f"{split}-*.tfrecord"))
-
-
-def predictions_file(name: str) -> Path:
-    """Per-image predictions of one evaluated set (test, external), kept in git for pairing."""
-    return PREDICTIONS_DIR / f"{name}.csv"

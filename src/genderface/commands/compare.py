@@ -2,8 +2,8 @@
 
 Each revision's evaluate stage commits metrics/eval/predictions/test.csv (sha256, file, label,
 probability, predicted). Pairing the rows by content hash lets one paired test judge the two
-models on the very same images: far sharper than comparing two accuracies, each ±3.5 points on a
-test split of 600 images.
+models on the very same images: far sharper than comparing two accuracies, each with its own
+interval.
 
 Pairing: by sha256 with multiplicity. A test split can hold byte-identical copies of an image
 (always in one class); the k-th copy at A (in file order) pairs with the k-th at B. Copies have
@@ -11,16 +11,17 @@ the same bytes, so the model scores them alike, and a renamed file still pairs w
 """
 
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from tabulate import tabulate
 
-from genderface import stats
 from genderface.errors import GenderfaceError
-from genderface.layout import PREDICTION_COLUMNS as COLUMNS
-from genderface.layout import predictions_file
+from genderface.evaluation import stats
+from genderface.evaluation.outputs import PREDICTION_COLUMNS as COLUMNS
+from genderface.evaluation.outputs import predictions_file
+from genderface.fsutil import parse_csv
 
 PREDICTIONS = predictions_file("test")
 WORKSPACE = "workspace"  # as `dvc metrics diff` names the files on disk
@@ -29,7 +30,7 @@ METRICS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy"}
 
 
 def _parse(data: bytes, where: str) -> pd.DataFrame:
-    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    frame = parse_csv(io.BytesIO(data))
     missing = [column for column in COLUMNS if column not in frame.columns]
     if missing:
         raise GenderfaceError(
@@ -41,32 +42,29 @@ def _parse(data: bytes, where: str) -> pd.DataFrame:
 
 def read_predictions(rev: str | None, root: Path | None = None) -> pd.DataFrame:
     """The test predictions at a git revision, branch, tag or `dvc exp` name, or on disk
-    (rev None or "workspace"); `root` is a folder of the project (default: the current one)."""
+    (rev None or "workspace"); `root` is the project's root folder (default: the current one)."""
     root = Path.cwd() if root is None else root
     if rev in (None, WORKSPACE):
         path = root / PREDICTIONS
         if not path.is_file():
             raise GenderfaceError(f"{PREDICTIONS}: not in the workspace; run `dvc repro` first")
         return _parse(path.read_bytes(), f"{PREDICTIONS} (workspace)")
-    from dvc.scm import SCM, SCMError, resolve_rev
+    import dvc.api
+    from dvc.exceptions import PathMissingError
+    from dvc.scm import RevError, SCMError
 
     try:
-        scm = SCM(str(root))
+        # dvc.api resolves revisions as `dvc metrics diff` does: `dvc exp` names included.
+        data = dvc.api.read(PREDICTIONS.as_posix(), repo=str(root), rev=rev, mode="rb")
+    except RevError as err:
+        raise GenderfaceError(f"{err}: not a commit, branch, tag or experiment") from None
     except SCMError as err:
         raise GenderfaceError(f"{err}; run compare inside the project's git clone") from None
-    try:
-        sha = resolve_rev(scm, rev)
-        inside = Path(os.path.relpath(root / PREDICTIONS, scm.root_dir)).as_posix()
-        data = scm.get_fs(sha).read_bytes(inside)
-    except SCMError as err:
-        raise GenderfaceError(f"{err}: not a commit, branch, tag or experiment") from None
-    except FileNotFoundError:
+    except PathMissingError:
         raise GenderfaceError(
             f"{PREDICTIONS}: not committed at {rev}; that revision predates per-image "
             "predictions or was never evaluated"
         ) from None
-    finally:
-        scm.close()
     return _parse(data, f"{PREDICTIONS} at {rev}")
 
 
@@ -246,6 +244,5 @@ def notes(result: Comparison) -> list[str]:
 
 def markdown(result: Comparison) -> str:
     """A GitHub-flavoured table and the notes, for a pull-request comment."""
-    lines = ["| " + " | ".join(header(result)) + " |", "|---" * len(header(result)) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(result)]
-    return "\n".join([*lines, "", *notes(result)]) + "\n"
+    table = tabulate(rows(result), header(result), tablefmt="github", disable_numparse=True)
+    return "\n".join([table, "", *notes(result)]) + "\n"

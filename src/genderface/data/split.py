@@ -19,14 +19,14 @@ from fractions import Fraction
 
 import pandas as pd
 
+from genderface.data.manifests import MANIFEST_COLUMNS, FileCheck
 from genderface.errors import GenderfaceError
 from genderface.layout import SPLITS
-from genderface.manifests import MANIFEST_COLUMNS, FileCheck
 from genderface.params import SplitParams
 
 
 @dataclass(frozen=True)
-class Record:
+class UsableFile:
     """One usable image: path under data/raw, class (its folder name), SHA-256 of its bytes."""
 
     path: str
@@ -34,9 +34,9 @@ class Record:
     sha256: str
 
 
-def usable_records(checks: list[FileCheck]) -> list[Record]:
+def usable_files(checks: list[FileCheck]) -> list[UsableFile]:
     """The files validation kept (readable, not filed under both classes)."""
-    return [Record(c.path, c.label, c.sha256) for c in checks if not c.problem]
+    return [UsableFile(c.path, c.label, c.sha256) for c in checks if not c.problem]
 
 
 def order_key(seed: int, sha256: str) -> str:
@@ -50,7 +50,7 @@ def _cuts(n: int, params: SplitParams) -> list[Fraction]:
     return [n * sum(fractions[: i + 1]) for i in range(len(SPLITS) - 1)] + [Fraction(n)]
 
 
-def split(records: list[Record], params: SplitParams) -> pd.DataFrame:
+def split(records: list[UsableFile], params: SplitParams) -> pd.DataFrame:
     """Assign each record to a split, per class in the configured proportions.
 
     A group of copies goes where its middle falls: walking the class's pictures in key order,
@@ -61,7 +61,7 @@ def split(records: list[Record], params: SplitParams) -> pd.DataFrame:
     labels = sorted({r.label for r in records})
     if len(labels) < 2:
         raise GenderfaceError(f"need images of two classes to split, found {labels or 'none'}")
-    by_hash: dict[str, list[Record]] = defaultdict(list)
+    by_hash: dict[str, list[UsableFile]] = defaultdict(list)
     for record in records:
         by_hash[record.sha256].append(record)
     for digest, group in by_hash.items():

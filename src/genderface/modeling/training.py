@@ -16,19 +16,21 @@ import numpy as np
 import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
+from genderface.data.input_pipeline import TrainingData, batched, shuffled_epochs, steps_per_epoch
 from genderface.decision import choose_threshold
-from genderface.devices import Devices, float32_model, precision, resolve_devices
-from genderface.inference import labelled_outputs
-from genderface.input_pipeline import TrainingData, batched, shuffled_epochs, steps_per_epoch
-from genderface.model import (
-    Classifier,
+from genderface.modeling.devices import Devices, precision, resolve_devices
+from genderface.modeling.forward import labelled_outputs
+from genderface.modeling.model import (
     build_model,
     feature_extractor,
     head_of,
     prepare_fine_tuning,
 )
+from genderface.modeling.model_file import Classifier, float32_model
+from genderface.modeling.model_info import ModelInfo
+from genderface.modeling.provenance import provenance
+from genderface.modeling.resume import PHASES, Backup, ResumableEarlyStopping
 from genderface.params import Params, TrainParams
-from genderface.resume import PHASES, Backup, ResumableEarlyStopping
 
 log = logging.getLogger("train")
 
@@ -177,7 +179,8 @@ def train(
     backup: Backup | None = None,
     devices: Devices | None = None,
 ) -> Classifier:
-    """Both phases, then the decision threshold chosen on validation.
+    """Both phases, then the decision threshold chosen on validation; the classifier records
+    what made it (provenance).
 
     Seeds come from train.seed; with train.deterministic, TensorFlow's ops are deterministic too,
     so the same params and data give the same model. With a backup, each completed epoch is
@@ -211,9 +214,9 @@ def train(
         epoch = _fit_phase(phase, cfg, devices, weights, callbacks, backup)
         if backup:
             backup.finish(name, model, epoch)
-    model = float32_model(model)  # what is saved, scored and used by predict: see its docstring
-    threshold = _threshold(model, data, cfg)
-    return Classifier(model, data.info.classes, threshold)
+    model = float32_model(model)  # what is saved, scored and used by predict (model_file.py)
+    info = ModelInfo(data.info.classes, _threshold(model, data, cfg), provenance(devices, cfg))
+    return Classifier(model, info)
 
 
 def _threshold(model: keras.Model, data: TrainingData, cfg: TrainParams) -> float:

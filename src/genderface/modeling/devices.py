@@ -3,7 +3,7 @@
 One code path for a laptop CPU, a multi-GPU box (MirroredStrategy over every visible GPU) and a
 cluster (MultiWorkerMirroredStrategy from TF_CONFIG). Precision is a Keras dtype policy name:
 `auto` picks mixed_float16 with a GPU, mixed_bfloat16 on a CPU with native bfloat16 (AVX512_BF16
-or AMX: 1.6x faster training steps here, benchmarks/cpu_precision.py), float32 otherwise.
+or AMX; docs/performance.md has the measured gain), float32 otherwise.
 XLA's `auto` turns it on only with a GPU. Params can force either.
 """
 
@@ -122,39 +122,3 @@ def precision(policy: str) -> Iterator[None]:
         yield
     finally:
         keras.config.set_dtype_policy(previous)
-
-
-HALF_DTYPES = frozenset({"float16", "bfloat16", "mixed_float16", "mixed_bfloat16"})
-
-
-def _float32_config(node: object) -> object:
-    """A Keras config with every half or mixed dtype (layers' policies, inputs) set to float32."""
-    if isinstance(node, list):
-        return [_float32_config(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if node.get("class_name") == "DTypePolicy" and node["config"]["name"] in HALF_DTYPES:
-        return "float32"
-    return {
-        key: "float32"
-        if key == "dtype" and isinstance(value, str) and value in HALF_DTYPES
-        else _float32_config(value)
-        for key, value in node.items()
-    }
-
-
-def float32_model(model: keras.Model) -> keras.Model:
-    """The same model and weights computing in float32 (the model itself if it already does).
-
-    Training may run under a mixed policy, but the saved model is float32: it loads and predicts
-    the same on any machine, with or without bfloat16 hardware (where bfloat16 is emulated, and
-    slow), and evaluate, predict and the validation threshold all score that one model. The
-    variables are float32 under every policy, so no weight is rounded.
-    """
-    config = keras.saving.serialize_keras_object(model)
-    float32 = _float32_config(config)
-    if float32 == config:
-        return model
-    copy = keras.saving.deserialize_keras_object(float32)
-    copy.set_weights(model.get_weights())
-    return copy

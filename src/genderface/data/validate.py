@@ -17,13 +17,13 @@ from pathlib import Path
 from tabulate import tabulate
 from tqdm import tqdm
 
+from genderface.data.folders import class_files
+from genderface.data.images import ImageError, inspect
+from genderface.data.manifests import FileCheck, write_checks
 from genderface.decision import majority_class
 from genderface.errors import GenderfaceError
-from genderface.folders import class_files
 from genderface.fsutil import write_json, write_text
-from genderface.images import ImageError, inspect
 from genderface.layout import FACES
-from genderface.manifests import FileCheck, write_checks
 
 UNREADABLE = "unreadable"
 CONFLICT = "in both classes"

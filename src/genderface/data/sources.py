@@ -8,23 +8,20 @@ complete, so a failure never leaves a partial data/raw.
 """
 
 import logging
-import os
 import re
 import shutil
 import stat
 import tarfile
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
-from genderface.demo import write_demo
+from genderface.data.demo import write_demo
+from genderface.data.folders import class_files
+from genderface.data.kaggle import download
 from genderface.errors import GenderfaceError
-from genderface.folders import class_files
 from genderface.fsutil import atomic_path
 from genderface.layout import FACES
 from genderface.params import DemoParams
@@ -32,11 +29,7 @@ from genderface.params import DemoParams
 log = logging.getLogger("download")
 
 KAGGLE_PREFIX = "kaggle:"
-_KAGGLE_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+(/versions/\d+)?$")
 _ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
-KAGGLE_TIMEOUT = 60.0
-"""Seconds Kaggle may stay silent (connecting, or between two answers) before download gives up."""
-KAGGLE_TIMEOUT_ENV = "GENDERFACE_KAGGLE_TIMEOUT"  # overrides KAGGLE_TIMEOUT, e.g. on slow links
 _PATH_HELP = "set data.path to a .zip/.tar.gz/.tgz/.tar archive or a folder"
 
 
@@ -85,7 +78,7 @@ def _materialize(source: str, demo: DemoParams, staging: Path) -> str:
         return source
     if source.startswith(KAGGLE_PREFIX):
         handle = source.removeprefix(KAGGLE_PREFIX)
-        downloaded = _download_kaggle(handle)
+        downloaded = download(handle)
         _take_faces(downloaded, staging, source)
         version = re.search(r"versions/(\d+)", downloaded.as_posix())
         return f"{source.split('/versions/')[0]}/versions/{version[1]}" if version else source
@@ -191,96 +184,3 @@ def _check_member(archive: Path, target: Path, member: zipfile.ZipInfo) -> None:
         raise GenderfaceError(
             f"data.path {str(archive)!r}: member {name!r} is a symbolic link; refusing"
         )
-
-
-def _download_kaggle(handle: str) -> Path:
-    """Download through kagglehub (its own cache; credentials from env or ~/.kaggle)."""
-    import kagglehub
-    import requests
-    from kagglehub.exceptions import KaggleApiHTTPError, NotFoundError, UnauthenticatedError
-
-    if not _KAGGLE_HANDLE.match(handle):
-        raise GenderfaceError(
-            f"data.source 'kaggle:{handle}': expected kaggle:<owner>/<slug>[/versions/N]"
-        )
-    log.info("source: Kaggle dataset %s (via kagglehub)", handle)
-    timeout = _kaggle_timeout()
-    try:
-        with _requests_time_out(timeout):
-            return Path(kagglehub.dataset_download(handle))
-    except (NotFoundError, UnauthenticatedError, KaggleApiHTTPError) as err:
-        status = getattr(getattr(err, "response", None), "status_code", None)
-        if isinstance(err, NotFoundError) or status == 404:
-            raise GenderfaceError(
-                f"Kaggle dataset {handle!r} not found; check data.source (owner/slug)"
-            ) from None
-        if isinstance(err, UnauthenticatedError) or status in (401, 403):
-            raise GenderfaceError(
-                f"Kaggle refused {handle!r} ({status or type(err).__name__}); set KAGGLE_USERNAME "
-                "and KAGGLE_KEY or ~/.kaggle/kaggle.json, and accept the dataset's terms on "
-                "kaggle.com"
-            ) from None
-        raise GenderfaceError(
-            f"Kaggle answered {status} for {handle!r}; try again later, or download the archive "
-            "yourself and set data.source to path and data.path to it"
-        ) from None
-    except requests.Timeout as err:
-        raise GenderfaceError(
-            f"Kaggle did not answer within {timeout:g} s while downloading {handle!r} "
-            f"({type(err).__name__}); check the network and rerun, set {KAGGLE_TIMEOUT_ENV} to "
-            "wait longer, or download the archive yourself and set data.source to path and "
-            "data.path to it"
-        ) from None
-    except requests.RequestException as err:
-        raise GenderfaceError(
-            f"cannot reach Kaggle to download {handle!r} ({type(err).__name__}); check the "
-            "network, or download the archive yourself and set data.source to path and data.path "
-            "to it"
-        ) from None
-    except Exception as err:  # kagglehub's other failures: backend, corrupt download, env
-        reason = str(err).splitlines()[0] if str(err) else ""
-        raise GenderfaceError(
-            f"Kaggle download of {handle!r} failed ({type(err).__name__}: {reason}); rerun, or "
-            "download the archive yourself and set data.source to path and data.path to it"
-        ) from None
-
-
-def _kaggle_timeout() -> float:
-    raw = os.environ.get(KAGGLE_TIMEOUT_ENV, "")
-    try:
-        seconds = float(raw) if raw else KAGGLE_TIMEOUT
-    except ValueError:
-        seconds = 0.0
-    if not 0 < seconds < float("inf"):
-        raise GenderfaceError(
-            f"{KAGGLE_TIMEOUT_ENV}={raw!r}: expected a number of seconds above 0; unset it for "
-            f"the default {KAGGLE_TIMEOUT:g}"
-        )
-    return seconds
-
-
-@contextmanager
-def _requests_time_out(seconds: float) -> Iterator[None]:
-    """Give every HTTP request sent inside a timeout where it has none.
-
-    kagglesdk (under kagglehub) sends its API calls without one, so a server that accepts the
-    connection and never answers would hang the stage for ever. requests has no per-session
-    default, and the session is kagglesdk's, so the default goes on the transport adapter for
-    the length of the download. `seconds` bounds connecting and each wait for data; kagglehub
-    does not retry, so it bounds the stall.
-    """
-    from requests import PreparedRequest, Response
-    from requests.adapters import HTTPAdapter
-
-    send = HTTPAdapter.send
-
-    def send_with_timeout(self: HTTPAdapter, request: PreparedRequest, **kwargs: Any) -> Response:
-        if kwargs.get("timeout") is None:  # requests.Session.send passes it by keyword
-            kwargs["timeout"] = seconds
-        return send(self, request, **kwargs)
-
-    HTTPAdapter.send = send_with_timeout
-    try:
-        yield
-    finally:
-        HTTPAdapter.send = send

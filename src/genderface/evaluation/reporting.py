@@ -14,12 +14,13 @@ from dvclive import Live
 from matplotlib.figure import Figure
 
 from genderface import layout
-from genderface.evaluation import Mistake, Report
+from genderface.evaluation import outputs
+from genderface.evaluation.evaluate import Mistake, Report
+from genderface.evaluation.metrics import Scores
+from genderface.evaluation.model_card import render
+from genderface.evaluation.scoring import Evaluation
+from genderface.evaluation.stats import GroupScores
 from genderface.fsutil import atomic_path, write_csv, write_json, write_text
-from genderface.metrics import Scores
-from genderface.model_card import render
-from genderface.scoring import Evaluation
-from genderface.stats import GroupScores
 
 
 def log_scores(live: Live, prefix: str, scores: Scores) -> None:
@@ -109,7 +110,8 @@ def log_groups(live: Live, groups: GroupScores) -> None:
                 live.log_metric(f"{prefix}/{key}", _plain(value), plot=False)
     for attribute, gaps in groups.gaps.items():
         for score, gap in gaps.items():
-            live.log_metric(f"external/groups/{attribute}/largest_gap/{score}", gap["gap"])
+            key = f"external/groups/{attribute}/largest_gap/{score}"
+            live.log_metric(key, gap["gap"], plot=False)
 
 
 def group_plot(groups: GroupScores | None) -> list[dict]:
@@ -131,22 +133,21 @@ def group_plot(groups: GroupScores | None) -> list[dict]:
     ]
 
 
-def write_report(report: Report, min_group: int) -> None:
+def write_report(report: Report) -> None:
     """Every output of the evaluate stage, each written atomically."""
     external = report.external
-    with Live(str(layout.EVAL_METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
+    with Live(str(outputs.METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
         log_scores(live, "test", report.test.scores)
         log_plots(live, report.test)
         if external is not None:
             log_scores(live, "external", external.evaluation.scores)
         if external is not None and external.groups is not None:
             log_groups(live, external.groups)
-    write_csv(layout.predictions_file("test"), report.test.predictions())
+    write_csv(outputs.predictions_file("test"), report.test.predictions())
     if external is not None:
-        write_csv(layout.predictions_file("external"), external.evaluation.predictions())
-    write_json(layout.GROUP_PLOT, group_plot(external and external.groups))
+        write_csv(outputs.predictions_file("external"), external.evaluation.predictions())
+    write_json(outputs.GROUP_PLOT, group_plot(external and external.groups))
     wrong = int((report.test.y_pred != report.test.y_true).sum())
-    save_png(mistakes_figure(report.mistakes, wrong), layout.MISTAKES_GALLERY)
+    save_png(mistakes_figure(report.mistakes, wrong), outputs.MISTAKES_GALLERY)
     source = json.loads(layout.SOURCE_METRICS.read_text())
-    provenance = json.loads(layout.model_meta(layout.MODEL).read_text()).get("provenance")
-    write_text(layout.MODEL_CARD, render(report, source, min_group, provenance))
+    write_text(outputs.MODEL_CARD, render(report, source))

@@ -11,7 +11,7 @@ from importlib.metadata import version
 import keras
 import tensorflow as tf
 
-from genderface.devices import Devices
+from genderface.modeling.devices import Devices
 from genderface.params import TrainParams
 
 

@@ -106,6 +106,8 @@ def bootstrap_scores(
     """
     y_true = np.asarray(y_true, dtype=int)
     y_prob = np.asarray(y_prob, dtype=float)
+    # decision.decide's rule, written here: decision imports scikit-learn, which the pull-request
+    # workflow's light install of `genderface compare` (stats, no TensorFlow) leaves out
     correct = ((y_prob >= threshold).astype(int) == y_true).astype(float)
     counts = _resample_counts(len(y_true), resamples, seed)
     ones = np.ones(len(y_true))
@@ -146,7 +148,7 @@ def paired_difference(
     ones = np.ones(len(y_true))
     result = {}
     for name, score in (
-        ("accuracy", lambda w, c: _accuracy(w, c)),
+        ("accuracy", _accuracy),
         ("balanced_accuracy", lambda w, c: _balanced_accuracy(w, y_true, c)),
     ):
         estimate = score(ones, correct_b) - score(ones, correct_a)
@@ -198,6 +200,7 @@ class GroupScores:
 
     table: pd.DataFrame  # one row per (attribute, group); see group_scores
     gaps: dict[str, dict[str, dict[str, float | str]]]  # attribute -> score -> gap, best, worst
+    min_group: int  # groups with fewer images are flagged `small` and left out of the gaps
 
 
 def _group_row(group: pd.DataFrame, classes: list[str], min_group: int) -> dict:
@@ -252,4 +255,4 @@ def group_scores(
         big = table[(table["attribute"] == attribute) & ~table["small"]]
         columns = ["accuracy", *(f"{cls}_error" for cls in classes)]
         gaps[attribute] = {c: gap for c in columns if (gap := _gap(big, c)) is not None}
-    return GroupScores(table, gaps)
+    return GroupScores(table, gaps, min_group)

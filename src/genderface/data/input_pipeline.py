@@ -6,9 +6,9 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from genderface import shards
+from genderface.data import shards
+from genderface.data.shards import ShardInfo
 from genderface.layout import shard_files
-from genderface.shards import ShardInfo
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -34,7 +34,8 @@ def _as_float(batches: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def batched(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
-    """A split in its stored order, batched: one pass for features, scores and the threshold."""
+    """A split in its stored order, batched: one pass for the bottleneck features and the
+    validation threshold."""
     return _as_float(dataset.batch(batch_size))
 
 

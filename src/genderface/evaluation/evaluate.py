@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from genderface.external import External, evaluate_external
-from genderface.inference import outputs
-from genderface.metrics import most_confident_mistakes
-from genderface.model import Classifier, load_classifier
+from genderface.data.shards import ShardInfo, StoredImage, records
+from genderface.evaluation.external import External, evaluate_external
+from genderface.evaluation.files import Forward
+from genderface.evaluation.metrics import most_confident_mistakes
+from genderface.evaluation.scoring import Evaluation, LabelledImage, Scoring, scored
+from genderface.modeling.forward import forward_pass, outputs
+from genderface.modeling.model_file import load_classifier
 from genderface.params import EvaluateParams
-from genderface.scoring import Evaluation, Keys, check_model_matches, scored
-from genderface.shards import Record, ShardInfo, records
 
 log = logging.getLogger("evaluate")
 
@@ -44,28 +45,24 @@ class Report:
     test: Evaluation
     mistakes: list[Mistake]
     external: External | None
+    provenance: dict | None  # the evaluated model's, from its model.json
 
 
 def evaluate_test(
-    classifier: Classifier, shards_dir: Path, info: ShardInfo, params: EvaluateParams
+    forward: Forward, shards_dir: Path, info: ShardInfo, scoring: Scoring, batch_size: int
 ) -> Evaluation:
     """Score the test split's records at the model's threshold."""
-    check_model_matches(classifier, info)
-    keys: Keys = ([], [], [])
+    images: list[LabelledImage] = []
 
     def batches() -> Iterator[np.ndarray]:
         stream = tqdm(records(shards_dir, "test", info), total=info.size("test"), desc="test")
         with stream:
             records_left = iter(stream)
-            while chunk := list(islice(records_left, params.batch_size)):
-                for record in chunk:
-                    keys[0].append(record.path)
-                    keys[1].append(record.sha256)
-                    keys[2].append(record.label)
+            while chunk := list(islice(records_left, batch_size)):
+                images.extend(LabelledImage(r.path, r.sha256, r.label) for r in chunk)
                 yield np.stack([record.pixels for record in chunk]).astype(np.float32)
 
-    y_prob = np.concatenate(list(outputs(classifier.model, batches()))).reshape(-1)
-    return scored("test", info, classifier.threshold, keys, y_prob, params)
+    return scored("test", scoring, images, outputs(forward, batches()))
 
 
 def collect_mistakes(
@@ -74,19 +71,19 @@ def collect_mistakes(
     """The `count` most confident test mistakes with their pixels, read back from the shards."""
     indices = most_confident_mistakes(result.y_true, result.y_prob, result.threshold, count)
     wanted = set(indices)
-    found: dict[int, Record] = {}
+    found: dict[int, StoredImage] = {}
     for index, record in enumerate(records(shards_dir, "test", info)):
         if len(found) == len(wanted):
             break
         if index in wanted:
             found[index] = record
-    names = result.classes
+    names, predicted, confidence = result.classes, result.y_pred, result.confidence
     return [
         Mistake(
             found[i].path,
             names[found[i].label],
-            names[int(result.y_pred[i])],
-            float(result.confidence[i]),
+            names[int(predicted[i])],
+            float(confidence[i]),
             found[i].pixels,
         )
         for i in indices
@@ -97,7 +94,11 @@ def run_evaluation(params: EvaluateParams, shards_dir: Path, model_path: Path) -
     """Test scores, the most confident mistakes, and the optional external folder."""
     info = ShardInfo.read(shards_dir)
     classifier = load_classifier(model_path)
-    test = evaluate_test(classifier, shards_dir, info, params)
+    scoring = Scoring.of(classifier, info, params)
+    forward = forward_pass(classifier.model)
+    test = evaluate_test(forward, shards_dir, info, scoring, params.batch_size)
     mistakes = collect_mistakes(test, shards_dir, info, params.mistakes)
-    external = evaluate_external(classifier, info, params) if params.external else None
-    return Report(info, test, mistakes, external)
+    external = None
+    if params.external:
+        external = evaluate_external(forward, classifier.image_size, scoring, params)
+    return Report(info, test, mistakes, external, classifier.info.provenance)

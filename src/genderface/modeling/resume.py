@@ -129,15 +129,6 @@ class EpochBackup(keras.callbacks.Callback):
                 stale.unlink()
 
 
-def resume_epoch(folder: Path, end: int) -> int | None:
-    """The epoch a phase's snapshot in `folder` continues from (`end` if early stopping had
-    ended the phase), or None without one."""
-    state = _read_json(folder / _STATE)
-    if not state:
-        return None
-    return end if state["early_stopping"]["stopped_epoch"] else state["epoch"]
-
-
 class EpochCurves(DVCLiveCallback):
     """DVCLive's Keras callback, each epoch logged at its own number as the step.
 
@@ -184,7 +175,12 @@ class Backup:
         return EpochBackup(self.root / phase, stopping)
 
     def resume_epoch(self, phase: str, end: int) -> int | None:
-        return resume_epoch(self.root / phase, end)
+        """The epoch a phase's snapshot continues from (`end` if early stopping had ended the
+        phase), or None without one."""
+        state = _read_json(self.root / phase / _STATE)
+        if not state:
+            return None
+        return end if state["early_stopping"]["stopped_epoch"] else state["epoch"]
 
     def done(self, phase: str) -> int | None:
         """Epochs the phase ran, if it completed in an earlier run."""

@@ -11,13 +11,13 @@ import math
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from tabulate import tabulate
 
+from genderface.data.shards import ShardInfo
 from genderface.decision import majority_class
-from genderface.evaluation import Report
-from genderface.external import External
+from genderface.evaluation.evaluate import Report
+from genderface.evaluation.external import External
+from genderface.evaluation.scoring import Evaluation
+from genderface.evaluation.stats import GroupScores
 from genderface.layout import SPLITS
-from genderface.scoring import Evaluation
-from genderface.shards import ShardInfo
-from genderface.stats import GroupScores
 
 SUMMARY_ROWS = (
     ("accuracy", "accuracy"),
@@ -29,7 +29,7 @@ SUMMARY_ROWS = (
     ("ece", "expected calibration error"),
 )
 _TEMPLATES = Environment(
-    loader=PackageLoader("genderface"),
+    loader=PackageLoader("genderface.evaluation"),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
     autoescape=False,  # Markdown, not HTML
@@ -76,7 +76,7 @@ def _rate(value: float, low: float, high: float) -> str:
     return "-" if math.isnan(value) else f"{value:.3f} ({low:.3f} - {high:.3f})"
 
 
-def _groups(groups: GroupScores, classes: list[str], min_group: int) -> list[dict]:
+def _groups(groups: GroupScores, classes: list[str]) -> list[dict]:
     """Per attribute: a table of its groups and a sentence on the largest gaps."""
     sections = []
     for attribute, rows in groups.table.groupby("attribute", sort=False):
@@ -89,7 +89,7 @@ def _groups(groups: GroupScores, classes: list[str], min_group: int) -> list[dic
                     _rate(row[f"{c}_error"], row[f"{c}_error_low"], row[f"{c}_error_high"])
                     for c in classes
                 ),
-                f"fewer than {min_group}: not compared" if row["small"] else "",
+                f"fewer than {groups.min_group}: not compared" if row["small"] else "",
             ]
             for _, row in rows.iterrows()
         ]
@@ -102,7 +102,7 @@ def _groups(groups: GroupScores, classes: list[str], min_group: int) -> list[dic
     return sections
 
 
-def _external(external: External | None, min_group: int) -> dict | None:
+def _external(external: External | None) -> dict | None:
     if external is None:
         return None
     groups = external.groups
@@ -110,8 +110,8 @@ def _external(external: External | None, min_group: int) -> dict | None:
     return _scores(
         external.evaluation,
         folder=external.folder,
-        no_face=external.no_face,
-        groups=_groups(groups, classes, min_group) if groups is not None else [],
+        no_face=external.evaluation.scores.get("no_face"),
+        groups=_groups(groups, classes) if groups is not None else [],
     )
 
 
@@ -129,11 +129,9 @@ def _provenance_table(provenance: dict) -> str:
     return _markdown(rows, ["trained with", "value"])
 
 
-def render(
-    report: Report, source: dict | None, min_group: int, provenance: dict | None = None
-) -> str:
-    """The model card as Markdown. `source` is metrics/source.json (what the data was);
-    `provenance` is what made the model, from models/model.json."""
+def render(report: Report, source: dict | None) -> str:
+    """The model card as Markdown. `source` is metrics/source.json (what the data was); the
+    report carries what made the model (its provenance, from models/model.json)."""
     info = report.info
     train = info.counts["train"]
     total = sum(train.values())
@@ -154,6 +152,6 @@ def render(
         largest_share=train[largest] / total,
         smallest_share=train[smallest] / total,
         test=_scores(report.test),
-        external=_external(report.external, min_group),
-        provenance=provenance and _provenance_table(provenance),
+        external=_external(report.external),
+        provenance=report.provenance and _provenance_table(report.provenance),
     )

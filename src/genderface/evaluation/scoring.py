@@ -8,16 +8,56 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from genderface.data.shards import ShardInfo
 from genderface.decision import decide, majority_class
 from genderface.errors import GenderfaceError
-from genderface.layout import PREDICTION_COLUMNS
-from genderface.metrics import Scores, compute_metrics, confidence
-from genderface.model import Classifier
+from genderface.evaluation.metrics import Scores, compute_metrics, confidence
+from genderface.evaluation.outputs import PREDICTION_COLUMNS
+from genderface.evaluation.stats import bootstrap_scores
+from genderface.modeling.model_file import Classifier
 from genderface.params import EvaluateParams
-from genderface.shards import ShardInfo
-from genderface.stats import bootstrap_scores
 
 log = logging.getLogger("evaluate")
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """One image of an evaluated set: its file, content hash and true label index."""
+
+    file: str
+    sha256: str
+    label: int
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How every set is scored: class names, the model's decision threshold, the training
+    split's majority class (the baseline), calibration bins and the bootstrap's size and seed."""
+
+    classes: list[str]
+    threshold: float
+    majority: int
+    bins: int
+    resamples: int
+    seed: int
+
+    @classmethod
+    def of(cls, classifier: Classifier, info: ShardInfo, params: EvaluateParams) -> "Scoring":
+        """The model's threshold and classes, checked against the shards it is scored on."""
+        if classifier.classes != info.classes or classifier.image_size != info.image_size:
+            raise GenderfaceError(
+                f"the model ({classifier.classes}, {classifier.image_size} px) does not match "
+                f"the shards ({info.classes}, {info.image_size} px); rerun `dvc repro`"
+            )
+        majority = info.classes.index(majority_class(info.counts["train"]))
+        return cls(
+            info.classes,
+            classifier.threshold,
+            majority,
+            params.calibration_bins,
+            params.bootstrap,
+            params.seed,
+        )
 
 
 @dataclass(frozen=True)
@@ -58,37 +98,14 @@ class Evaluation:
         return frame.sort_values(["file", "sha256"], ignore_index=True)
 
 
-def check_model_matches(classifier: Classifier, info: ShardInfo) -> None:
-    if classifier.classes != info.classes or classifier.image_size != info.image_size:
-        raise GenderfaceError(
-            f"the model ({classifier.classes}, {classifier.image_size} px) does not match the "
-            f"shards ({info.classes}, {info.image_size} px); rerun `dvc repro`"
-        )
-
-
-def training_majority(info: ShardInfo) -> int:
-    """Index of the class most common in the training split: what the baseline always says."""
-    return info.classes.index(majority_class(info.counts["train"]))
-
-
-Keys = tuple[list[str], list[str], list[int]]  # per image: file, content hash, label index
-
-
 def scored(
-    name: str,
-    info: ShardInfo,
-    threshold: float,
-    keys: Keys,
-    y_prob: np.ndarray,
-    params: EvaluateParams,
+    name: str, scoring: Scoring, images: list[LabelledImage], y_prob: np.ndarray
 ) -> Evaluation:
     """Scores of one evaluated set, with seeded bootstrap 95% intervals (`<metric>_ci`)."""
-    files, hashes, labels = keys
-    y_true = np.array(labels, dtype=int)
-    majority = training_majority(info)
-    bins = params.calibration_bins
-    scores = compute_metrics(y_true, y_prob, threshold, info.classes, majority, bins)
-    intervals = bootstrap_scores(y_true, y_prob, threshold, params.bootstrap, params.seed)
+    y_true = np.array([image.label for image in images], dtype=int)
+    threshold, classes = scoring.threshold, scoring.classes
+    scores = compute_metrics(y_true, y_prob, threshold, classes, scoring.majority, scoring.bins)
+    intervals = bootstrap_scores(y_true, y_prob, threshold, scoring.resamples, scoring.seed)
     for metric, interval in intervals.items():
         scores[f"{metric}_ci"] = {"low": interval.low, "high": interval.high}
     log.info(
@@ -100,7 +117,16 @@ def scored(
         scores["accuracy"],
         scores["balanced_accuracy"],
         scores["baseline_accuracy"],
-        info.classes[majority],
+        classes[scoring.majority],
         scores["roc_auc"],
     )
-    return Evaluation(scores, info.classes, threshold, files, hashes, y_true, y_prob, bins)
+    return Evaluation(
+        scores,
+        classes,
+        threshold,
+        [image.file for image in images],
+        [image.sha256 for image in images],
+        y_true,
+        y_prob,
+        scoring.bins,
+    )

@@ -22,8 +22,8 @@ MAX_PIXELS = 50_000_000
 a few kilobytes would otherwise need 2.7 GB as RGB."""
 
 # Pillow imports its format plugins lazily, on the first open. Decode threads opening their first
-# files at once then race on those imports and can deadlock on the import lock (seen here in
-# validate's thread pool), so every plugin is loaded now, once, in the importing thread.
+# files at once then race on those imports and can deadlock on the import lock (in validate's
+# thread pool), so every plugin is loaded now, once, in the importing thread.
 Image.init()
 
 BACKGROUND = (255, 255, 255)

@@ -1,20 +1,17 @@
 """Random augmentation as ONE affine resampling plus contrast per image, inside the Keras model.
 
 Keras' RandomFlip, RandomRotation, RandomZoom, RandomTranslation and RandomShear each resample
-the whole batch, one bilinear pass per transform, each blurring the image a little more.
-ImageDataGenerator, the original project's augmenter, composes one matrix per image instead.
-This layer does the same: flip, shear, zoom, rotation and translation are folded into a single
-transform, and the resampling and RandomContrast's adjustment run as one XLA-compiled function
-(coordinates, four gathers, the bilinear blend and the contrast fused into one loop). The
-resampling matches keras.ops.image.affine_transform (bilinear, nearest-edge fill) and the
-contrast matches keras.layers.RandomContrast (tests/test_augment.py compares them).
+the whole batch, one bilinear pass per transform, each blurring the image a little more. This
+layer composes one matrix per image instead: flip, shear, zoom, rotation and translation are
+folded into a single transform, and the resampling and RandomContrast's adjustment run as one
+XLA-compiled function (coordinates, four gathers, the bilinear blend and the contrast fused into
+one loop). The resampling matches keras.ops.image.affine_transform (bilinear, nearest-edge fill)
+and the contrast matches keras.layers.RandomContrast (tests/test_augment.py compares them).
 
 Why not those two in keras.ops, which would run on any Keras backend: on TensorFlow,
 affine_transform is the ImageProjectiveTransformV3 kernel, which XLA cannot compile (fit with
-train.xla on fails on it), and without XLA it is slower. `python benchmarks/augment.py` times
-both on the same batches and transforms (docs/performance.md quotes a run): on 2 cores this
-function handled 1.8-3.7x (64 px) and 2.2-4.2x (150 px) the images per second of the fastest
-keras.ops variant over six runs. The price: training with this layer needs the TensorFlow
+train.xla on fails on it), and without XLA it is slower (benchmarks/augment.py times both;
+docs/performance.md quotes a run). The price: training with this layer needs the TensorFlow
 backend (outside training it returns its input and runs no TensorFlow op).
 """
 

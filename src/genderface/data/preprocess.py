@@ -17,18 +17,19 @@ import pandas as pd
 import tensorflow as tf
 from tqdm import tqdm
 
+from genderface.data.images import ImageError, load_rgb
+from genderface.data.shards import encode
 from genderface.fsutil import atomic_path, write_json
-from genderface.images import ImageError, load_rgb
 from genderface.layout import SHARD_META, SPLITS, shard_name
-from genderface.shards import encode
 
 log = logging.getLogger("preprocess")
 
 
 @dataclass(frozen=True)
 class _Shard:
-    """One output file: its name and the manifest rows it holds, in order."""
+    """One output file: its split, its name and the manifest rows it holds, in order."""
 
+    split: str
     name: str
     rows: pd.DataFrame
 
@@ -45,7 +46,7 @@ def _plan(manifest: pd.DataFrame, images_per_shard: int) -> list[_Shard]:
         n_shards = max(1, math.ceil(len(rows) / images_per_shard))
         for shard in range(n_shards):
             chunk = rows.iloc[shard * images_per_shard : (shard + 1) * images_per_shard]
-            shards.append(_Shard(shard_name(split_name, shard, n_shards), chunk))
+            shards.append(_Shard(split_name, shard_name(split_name, shard, n_shards), chunk))
     return shards
 
 
@@ -57,7 +58,7 @@ def _meta(
     for split_name in SPLITS:
         counts: Counter = Counter()
         for shard, (shard_counts, skipped) in zip(shards, results, strict=True):
-            if shard.name.startswith(f"{split_name}-"):
+            if shard.split == split_name:
                 counts += shard_counts
                 meta["skipped"] += skipped
         meta["counts"][split_name] = {label: counts[label] for label in classes}

@@ -1,22 +1,17 @@
 """The classifier: VGG16 base under a small head, with augmentation and VGG16 preprocessing inside.
 
 Keeping preprocessing in the model means train, evaluate and predict all feed it the same thing,
-raw RGB pixels in [0, 255], and cannot drift apart (the original project's validation data was
-never rescaled). Augmentation layers are active only in training.
+raw RGB pixels in [0, 255], and cannot drift apart. Augmentation layers are active only in
+training.
 """
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 from keras import layers
 
-from genderface.augment import RandomAugment
 from genderface.errors import GenderfaceError
-from genderface.fsutil import atomic_path, write_json
-from genderface.layout import model_meta
-from genderface.model_file import save_for_inference
+from genderface.modeling.augment import RandomAugment
 from genderface.params import AugmentParams, ModelParams
 
 BASE_NAME = "vgg16"
@@ -29,6 +24,10 @@ class VGG16Preprocess(layers.Layer):
 
     def call(self, inputs: keras.KerasTensor) -> keras.KerasTensor:
         return keras.applications.vgg16.preprocess_input(inputs)
+
+
+CUSTOM_LAYERS = {"VGG16Preprocess": VGG16Preprocess, "RandomAugment": RandomAugment}
+"""The model's own layers, which a saved model names and loading needs."""
 
 
 def resolve_weights(weights: str) -> str | None:
@@ -52,8 +51,8 @@ def resolve_weights(weights: str) -> str | None:
 def augmentation(params: AugmentParams, seed: int) -> keras.Sequential | None:
     """Flip, rotation, shear, zoom, shift and contrast as ONE resampling pass per image.
 
-    One fused pass instead of Keras' one layer per transform: sharper images and faster (see
-    augment.py). All factors 0 and no flip leave augmentation out.
+    One fused pass instead of Keras' one layer per transform (augment.py says why). All factors
+    0 and no flip leave augmentation out.
     """
     factors = (params.rotation, params.shear, params.zoom, params.translation, params.contrast)
     if not (params.flip or any(factors)):
@@ -165,53 +164,3 @@ def prepare_fine_tuning(model: keras.Model, blocks: int) -> None:
     for layer in base.layers:
         layer.trainable = layer.name.split("_")[0] in top
     head_of(model).get_layer("head_norm").trainable = False
-
-
-@dataclass(frozen=True)
-class Classifier:
-    """A trained model, its class names (index = label; the sigmoid scores class 1) and the
-    decision threshold chosen on validation, so predict uses the operating point evaluate reports.
-    The model computes in float32 whatever policy trained it (provenance.py records which).
-    """
-
-    model: keras.Model
-    classes: list[str]
-    threshold: float
-
-    @property
-    def image_size(self) -> int:
-        return int(self.model.input_shape[1])
-
-
-def save_classifier(
-    classifier: Classifier, model_path: Path, provenance: dict | None = None
-) -> None:
-    """Write model.keras (inference only, reproducible bytes: model_file.py) and its sidecar
-    model.json (labels, threshold, and what made it: provenance.py), each via a temporary name."""
-    with atomic_path(model_path, suffix=".keras") as tmp:
-        save_for_inference(classifier.model, tmp)
-    write_json(
-        model_meta(model_path),
-        {
-            "classes": classifier.classes,
-            "threshold": classifier.threshold,
-            **({"provenance": provenance} if provenance else {}),
-        },
-    )
-
-
-def load_classifier(model_path: Path) -> Classifier:
-    """Load model.keras and its sidecar, or say in one line which file is missing or broken."""
-    sidecar = model_meta(model_path)
-    for required in (model_path, sidecar):
-        if not required.is_file():
-            raise GenderfaceError(f"{required}: model file not found; run `dvc repro` first")
-    try:
-        model = keras.saving.load_model(model_path, compile=False)  # inference only
-        meta = json.loads(sidecar.read_text())
-        classes, threshold = meta["classes"], float(meta["threshold"])
-    except Exception as err:
-        raise GenderfaceError(
-            f"{model_path}: cannot load the model ({type(err).__name__}); rebuild it with dvc repro"
-        ) from None
-    return Classifier(model, classes, threshold)

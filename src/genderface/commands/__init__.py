@@ -1,0 +1,1 @@
+"""The `genderface` command line: predict, compare and plots."""

@@ -1,0 +1,123 @@
+"""`genderface predict`: label image files with a trained model, and print the labels."""
+
+import csv
+import glob
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from genderface.data.folders import files_under
+from genderface.decision import decide
+from genderface.evaluation.files import Failure, Forward, Loader, score_files, whole_image
+from genderface.modeling.model_info import ModelInfo
+
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A file's label, the model's probability of class 1 (`positive`) and the threshold that
+    turned one into the other, so a reader sees why the label is what it is."""
+
+    path: str
+    label: str
+    positive: str
+    probability: float
+    threshold: float
+    face: str | None = None
+
+
+def expand_inputs(arguments: list[str]) -> list[Path]:
+    """Files as given; folders as every file under them (folders.files_under); glob patterns the
+    shell left unexpanded (e.g. quoted 'photos/**/*.jpg'), expanded recursively.
+
+    Folders and patterns are listed sorted, so output order never depends on the file system.
+    A pattern matching nothing stays as it is and is then reported as a missing file; non-image
+    files in a folder are reported one by one, like any unreadable file.
+    """
+    paths: list[Path] = []
+    for argument in arguments:
+        given = Path(argument)
+        if not given.exists() and GLOB_CHARACTERS & set(argument):
+            # glob.glob, unlike Path.glob, takes absolute patterns as users type them.
+            matches = sorted(glob.glob(argument, recursive=True))  # noqa: PTH207
+            candidates = [Path(match) for match in matches] or [given]
+        else:
+            candidates = [given]
+        for candidate in candidates:
+            paths.extend(files_under(candidate) if candidate.is_dir() else [candidate])
+    return paths
+
+
+@dataclass(frozen=True)
+class Labeller:
+    """What labels files: a forward pass over pixels of the model's input size, and the model's
+    classes and threshold (its sidecar)."""
+
+    forward: Forward
+    size: int
+    info: ModelInfo
+
+
+def predict_paths(
+    labeller: Labeller,
+    paths: list[Path],
+    threshold: float | None = None,
+    batch_size: int = 32,
+    loader: Loader = whole_image,
+) -> Iterator[Prediction | Failure]:
+    """Label each path; the threshold defaults to the model's own (chosen on validation)."""
+    info = labeller.info
+    cut = info.threshold if threshold is None else threshold
+    positive = info.classes[1]
+    for result in score_files(labeller.forward, paths, labeller.size, batch_size, loader):
+        if isinstance(result, Failure):
+            yield result
+            continue
+        label = info.classes[int(decide(result.probability, cut))]
+        yield Prediction(result.path, label, positive, result.probability, cut, result.face)
+
+
+class Printer:
+    """Writes predictions to stdout: json and csv a line per image as they come (a header
+    first for csv), a table of aligned columns once all are in."""
+
+    def __init__(self, output: str, positive: str, crop_face: bool) -> None:
+        """output: table, json or csv."""
+        self.output = output
+        self.crop_face = crop_face
+        # The probability of the positive class under its own name, and the threshold beside
+        # it, so no number seems to contradict the label.
+        self.columns = ["path", "label", f"p_{positive}", "threshold"]
+        self.columns += ["face"] if crop_face else []
+        self.rows: list[dict[str, str | float]] = []
+        self.csv = csv.writer(sys.stdout, lineterminator="\n")
+        if output == "csv":
+            self.csv.writerow(self.columns)
+
+    def add(self, result: Prediction) -> None:
+        face = [result.face or ""] if self.crop_face else []
+        values = [result.path, result.label, result.probability, result.threshold, *face]
+        row = dict(zip(self.columns, values, strict=True))
+        if self.output == "json":
+            print(json.dumps(row), flush=True)
+        elif self.output == "csv":
+            self.csv.writerow(row.values())
+            sys.stdout.flush()
+        else:
+            self.rows.append(row)
+
+    def close(self) -> None:
+        if not self.rows:
+            return
+        table = Table(box=None, show_edge=False, pad_edge=False)
+        for name in self.columns:
+            table.add_column(name, justify="right" if name.startswith("p_") else "left")
+        for row in self.rows:
+            table.add_row(*(f"{v:.4f}" if isinstance(v, float) else v for v in row.values()))
+        Console(width=1000, soft_wrap=True).print(table)
