@@ -1,6 +1,6 @@
 """Augmentation throughput: the project's fused sampler against the same work in keras.ops.
 
-    python benchmarks/augment.py [--rounds 5] [--batches 8] [--passes 4]
+    python benchmarks/augment.py [--rounds 5] [--batches 8] [--passes 4] [--sizes 64 150]
 
 On the same batches (random uint8 images, cast to float32 as the training input is, batch 32,
 at 64 and 150 px) with the same per-image transforms and contrast factors (drawn by
@@ -17,7 +17,8 @@ Each variant is timed over --passes passes of the --batches batches, in turn, --
 (interleaving spreads any other load on the machine over all of them); each figure is the best of
 its rounds, after one untimed pass that compiles. A variant that cannot run says why. Prints
 img/s, (a)/(b) against the fastest keras.ops variant (also the median of each round's own
-ratio, steadier on a loaded machine), and (a)/(c). Run it from the venv (`make setup`).
+ratio, steadier on a loaded machine), and (a)/(c). --sizes picks other image sizes (the smoke
+test in tests/test_benchmarks.py runs 32 px, one round). Run it from the venv (`make setup`).
 """
 
 import argparse
@@ -124,6 +125,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="measurements of each, best kept")
     parser.add_argument("--batches", type=int, default=8, help="distinct batches per size")
     parser.add_argument("--passes", type=int, default=4, help="passes over them per measurement")
+    parser.add_argument("--sizes", type=int, nargs="+", default=SIZES, help="image sides, px")
     args = parser.parse_args()
     params = parse_params(yaml.safe_load((REPO / "params.yaml").read_text()))
     augment, seed = params.train.augment, params.train.seed
@@ -131,7 +133,7 @@ def main() -> None:
     labelled = variants(augment, seed)
     functions = {name: function for name, (_label, function) in labelled.items()}
     print(f"train.augment: {augment.model_dump()}, batch {BATCH}, {os.cpu_count()} cores")
-    for size in SIZES:
+    for size in args.sizes:
         batches = make_batches(size, args.batches, layer, seed)
         why = runnable(functions, batches)
         names = [name for name, reason in why.items() if reason is None]

@@ -1,14 +1,15 @@
 """Phase-1 epoch time with the bottleneck cache against recomputing the frozen VGG16 every epoch.
 
     python benchmarks/bottleneck_cache.py [--sample ../shared/data/genderface-sample.zip]
-                                          [--size 150]
+                                          [--size 150] [--epochs 3] [--set KEY=VALUE ...]
 
 On a fresh clone of this repository, `dvc repro preprocess` turns the real 3,000-image sample
 into shards at --size pixels; then the project's own `training.train` runs phase 1 twice with the
 same params: once with `train.augment_head: true` and every augmentation factor at 0 (the full
 model runs, base included, each epoch, on the same images) and once with `augment_head: false`
 (the base's features are computed once, then the head trains on them). Prints each epoch's
-seconds, the one-time feature pass, and the per-epoch speed-up. Run it in the project's venv.
+seconds, the one-time feature pass, and the per-epoch speed-up. --set replaces a params.yaml key
+for a smaller run (the smoke test in tests/test_benchmarks.py). Run it in the project's venv.
 """
 
 import subprocess
@@ -16,7 +17,15 @@ import time
 
 import keras
 import yaml
-from fresh_clone import fresh_clone, import_from_clone, project_env, sample_parser, sample_path
+from fresh_clone import (
+    add_overrides,
+    fresh_clone,
+    import_from_clone,
+    overridden,
+    project_env,
+    sample_parser,
+    sample_path,
+)
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -35,6 +44,7 @@ def main() -> None:
     parser = sample_parser(__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=150)
     parser.add_argument("--epochs", type=int, default=3)
+    add_overrides(parser)
     args = parser.parse_args()
     sample = sample_path(args)
     with fresh_clone() as clone:
@@ -47,6 +57,7 @@ def main() -> None:
         raw["data"].update(source="path", path=str(sample), image_size=args.size)
         raw["train"].update(epochs=args.epochs, fine_tune_epochs=0, threshold=0.5)
         raw["train"]["early_stopping_patience"] = args.epochs
+        overridden(raw, args.overrides)
         (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
         subprocess.run(
             ["dvc", "repro", "preprocess"], cwd=clone, env=project_env(clone), check=True

@@ -2,7 +2,7 @@
 with native bfloat16), and what else speeds up a CPU step.
 
     python benchmarks/cpu_precision.py [--sample ../shared/data/genderface-sample.zip]
-        [--rounds 3] [--steps 10] [--feature-batches 30] [--policy auto]
+        [--rounds 3] [--steps 10] [--feature-batches 30] [--policy auto] [--set KEY=VALUE ...]
 
 On a fresh clone of this repository, `dvc repro preprocess` turns the real 3,000-image sample into
 shards at the committed params (64 px); models are built by the project's own `build_model`
@@ -14,7 +14,9 @@ shards at the committed params (64 px); models are built by the project's own `b
   then the policy with op determinism off, with XLA (which needs determinism off), and batch 64.
 Prints each round, then the median img/s and the median of each round's ratio to float32 in
 that round (the two sides of a ratio run minutes apart, not a whole run apart, so load from
-other jobs on the machine hits both). Run it in the project's venv.
+other jobs on the machine hits both). --set replaces a params.yaml key for a smaller run (the
+smoke test in tests/test_benchmarks.py: a few generated images, data.image_size=32, one round).
+Run it in the project's venv.
 """
 
 import argparse
@@ -25,7 +27,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-from fresh_clone import fresh_clone, import_from_clone, project_env, sample_parser, sample_path
+from fresh_clone import (
+    add_overrides,
+    fresh_clone,
+    import_from_clone,
+    overridden,
+    project_env,
+    sample_parser,
+    sample_path,
+)
 
 
 def main() -> None:
@@ -36,11 +46,13 @@ def main() -> None:
     parser.add_argument(
         "--policy", default="auto", help="auto (this machine's choice) or a Keras policy name"
     )
+    add_overrides(parser)
     args = parser.parse_args()
     sample = sample_path(args)
     with fresh_clone() as clone:
         raw = yaml.safe_load((clone / "params.yaml").read_text())
         raw["data"].update(source="path", path=str(sample))
+        overridden(raw, args.overrides)
         (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
         subprocess.run(
             ["dvc", "repro", "preprocess"], cwd=clone, env=project_env(clone), check=True

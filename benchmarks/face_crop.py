@@ -1,6 +1,7 @@
 """Face finding for predict --crop-face: OpenCV's Haar cascade and BlazeFace on the same images.
 
     python benchmarks/face_crop.py [--sample ../shared/data/fairface-540.zip] [--rounds 2]
+        [--crops 540] [--predict-files 1000] [--image-size 150]
 
 The Haar path is the package as it was at HAAR_REV (the last commit with it), taken with
 `git archive`; BlazeFace is a fresh clone of HEAD. In one run:
@@ -9,16 +10,19 @@ The Haar path is the package as it was at HAAR_REV (the last commit with it), ta
       768 x 1024 canvas's width) at a seeded random position on a seeded smooth random background,
       2,160 in all: the share where the chosen face's centre lies inside the pasted crop, per age
       group and per scale; and each finder's images per second on them (decoded images in memory);
-  (c) `genderface predict --crop-face` on the first PREDICT_FILES portraits saved as JPEG, through
+  (c) `genderface predict --crop-face` on the first --predict-files portraits saved as JPEG, through
       the installed command with an untrained model at 150 px (the real job's image size), the two
       paths in turn --rounds times (interleaved, so other load on the machine hits both), the best
       round of each kept, and the ratio.
+--crops, --predict-files and --image-size shrink the run (the smoke test in
+tests/test_benchmarks.py: a few generated crops, 32 px, one round).
 Run it from the project's virtual environment (`make setup`).
 """
 
 import csv
 import importlib.util
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -45,8 +49,6 @@ HAAR_REV = "4a3e7470304cf739ebc3b1925b050638ca04f0e8"
 CANVAS = (768, 1024)  # width, height: a portrait's 3:4
 SCALES = (0.25, 0.35, 0.5, 0.7)  # pasted crop's side / canvas width
 SEED = 0
-PREDICT_FILES = 1000
-IMAGE_SIZE = 150
 
 Finder = Callable[[Image.Image], np.ndarray | None]  # the chosen face's centre (x, y), or None
 
@@ -69,8 +71,11 @@ def module_at(path: Path, name: str) -> ModuleType:
 
 
 def finders(haar_src: Path, clone_src: Path) -> dict[str, Finder]:
+    # The Haar module imports its decoding helpers from genderface.images, today's
+    # genderface.data.images (same functions), which the clone's package provides.
+    sys.modules.setdefault("genderface.images", importlib.import_module("genderface.data.images"))
     haar = module_at(haar_src / "genderface" / "faces.py", "haar_faces")
-    blaze = module_at(clone_src / "genderface" / "faces.py", "blaze_faces")
+    blaze = module_at(clone_src / "genderface" / "data" / "faces.py", "blaze_faces")
 
     def haar_centre(image: Image.Image) -> np.ndarray | None:
         box = haar.largest_face(np.asarray(image))
@@ -109,8 +114,8 @@ def inside(centre: np.ndarray | None, placed: tuple[int, int, int]) -> bool:
     )
 
 
-def untrained_model(clone: Path, folder: Path) -> Path:
-    """An untrained classifier at IMAGE_SIZE: predict's cost per image without any download."""
+def untrained_model(clone: Path, folder: Path, image_size: int) -> Path:
+    """An untrained classifier: predict's cost per image without any download."""
     import yaml
 
     from genderface.modeling.model import build_model
@@ -119,16 +124,24 @@ def untrained_model(clone: Path, folder: Path) -> Path:
     from genderface.params import parse_params
 
     params = parse_params(yaml.safe_load((clone / "params.yaml").read_text()))
-    model = build_model(IMAGE_SIZE, params.model, params.train.augment, params.train.seed)
+    model = build_model(image_size, params.model, params.train.augment, params.train.seed)
     path = folder / "model.keras"
     save_classifier(Classifier(model, ModelInfo(["man", "woman"], 0.5)), path)
     return path
 
 
-def predict_seconds(env: dict[str, str], model: Path, files: Path) -> float:
-    command = ["genderface", "predict", "--crop-face", "--format", "csv", "--model", str(model)]
+# Each package's own command-line entry point, in the same interpreter.
+ENTRY_POINTS = {
+    "Haar": "from genderface.cli import app; app()",
+    "BlazeFace": "from genderface.commands.cli import app; app()",
+}
+
+
+def predict_seconds(name: str, env: dict[str, str], model: Path, files: Path) -> float:
+    command = [sys.executable, "-c", ENTRY_POINTS[name], "predict", "--crop-face"]
+    options = ["--format", "csv", "--model", str(model), str(files)]
     start = time.perf_counter()
-    subprocess.run([*command, str(files)], env=env, check=True, capture_output=True)
+    subprocess.run([*command, *options], env=env, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -157,16 +170,19 @@ def main() -> None:
     parser = sample_parser(__doc__.splitlines()[0])
     parser.set_defaults(sample=REPO.parent / "shared/data/fairface-540.zip")
     parser.add_argument("--rounds", type=int, default=2, help="predict runs of each path")
+    parser.add_argument("--crops", type=int, default=None, help="the first N crops only")
+    parser.add_argument("--predict-files", type=int, default=1000, help="portraits to predict")
+    parser.add_argument("--image-size", type=int, default=150, help="the untrained model's side")
     args = parser.parse_args()
     sample = sample_path(args)
     with tempfile.TemporaryDirectory() as tmp, fresh_clone() as clone:
         import_from_clone(clone)  # the clone's package, not the venv's install
         work = Path(tmp)
-        model = untrained_model(clone, work)
+        model = untrained_model(clone, work, args.image_size)
         with zipfile.ZipFile(sample) as archive:
             archive.extractall(work)
         root = work / "fairface-540"
-        rows = list(csv.DictReader((root / "attributes.csv").open()))
+        rows = list(csv.DictReader((root / "attributes.csv").open()))[: args.crops]
         groups = sorted(
             {row["age"] for row in rows}, key=lambda age: int(age.strip("+").split("-")[0])
         )
@@ -193,7 +209,7 @@ def main() -> None:
                 hit = inside(centre, placed)
                 found["portraits", name, age].append(hit)
                 found["scale", name, f"{scale:.2f}"].append(hit)
-            if index < PREDICT_FILES:
+            if index < args.predict_files:
                 portrait.save(portrait_files / f"portrait_{index:04d}.jpg", quality=90)
 
         print_found(found, groups, list(find))
@@ -206,14 +222,15 @@ def main() -> None:
         timings: dict[str, list[float]] = defaultdict(list)
         for _ in tqdm(range(args.rounds), "predict rounds"):
             for name, env in paths.items():
-                timings[name].append(predict_seconds(env, model, portrait_files))
+                timings[name].append(predict_seconds(name, env, model, portrait_files))
 
     names = list(find)
     best = {name: min(times) for name, times in timings.items()}
-    print(f"predict --crop-face on {PREDICT_FILES} portraits, best of {args.rounds} rounds:")
+    predicted = min(args.predict_files, total)
+    print(f"predict --crop-face on {predicted} portraits, best of {args.rounds} rounds:")
     for name in names:
         each = " ".join(f"{t:.1f}" for t in timings[name])
-        speed = PREDICT_FILES / best[name]
+        speed = predicted / best[name]
         print(f"  {name:<10}{best[name]:8.1f} s  {speed:6.1f} img/s  rounds: {each}")
     print(f"BlazeFace / Haar speed = {best['Haar'] / best['BlazeFace']:.2f} (>= 1: no slower)")
 

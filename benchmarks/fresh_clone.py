@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -18,6 +20,32 @@ def sample_parser(description: str) -> argparse.ArgumentParser:
         "--sample", type=Path, default=REPO.parent / "shared/data/genderface-sample.zip"
     )
     return parser
+
+
+def add_overrides(parser: argparse.ArgumentParser) -> None:
+    """--set KEY=VALUE, repeatable: params.yaml keys (dotted) replaced for a smaller run."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="replace a params.yaml key (dotted, value in YAML), e.g. data.image_size=32",
+    )
+
+
+def overridden(raw: dict, overrides: list[str]) -> dict:
+    """raw (params.yaml as parsed) with each KEY=VALUE of --set applied, in place."""
+    for item in overrides:
+        dotted, separator, value = item.partition("=")
+        if not separator:
+            sys.exit(f"error: --set {item}: expected KEY=VALUE, e.g. data.image_size=32")
+        *parents, leaf = dotted.split(".")
+        node = raw
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = yaml.safe_load(value)
+    return raw
 
 
 def sample_path(args: argparse.Namespace) -> Path:

@@ -1,6 +1,7 @@
 """Images per second into training: the original project's input path against this project's.
 
     python benchmarks/input_pipeline.py [--sample ../shared/data/genderface-sample.zip]
+        [--rounds 3] [--size 150]
 
 On the real sample's images, at 150 px, in one run:
   (a) the original: ImageDataGenerator(rescale=1/255, rotation_range=40, width/height_shift 0.2,
@@ -16,7 +17,9 @@ On the real sample's images, at 150 px, in one run:
 The three are measured in turn, --rounds times (interleaving spreads any other load on the
 machine over all three), and each figure is the best of its rounds. Prints the table and the
 ratios (b)/(a) and (b)/(c). The shards are built first (preprocess, timed separately: it runs
-once, not every epoch). Run it from the venv (`make setup`).
+once, not every epoch). --size picks another image side (the smoke test in
+tests/test_benchmarks.py runs a few generated images at 32 px, one round). Run it from the venv
+(`make setup`).
 """
 
 import os
@@ -41,7 +44,7 @@ from genderface.data.validate import check_files
 from genderface.modeling.model import augmentation
 from genderface.params import parse_params
 
-SIZE, BATCH = 150, 20
+BATCH = 20
 # ImageDataGenerator's settings in this project's units: rotation and shear as fractions of a
 # full turn (its shear_range is in degrees), zoom 0.2 = scale within [0.8, 1.2], shifts 0.2.
 EQUIVALENT = {
@@ -53,7 +56,7 @@ EQUIVALENT = {
 }
 
 
-def original(faces: Path) -> Iterator[float]:
+def original(faces: Path, size: int) -> Iterator[float]:
     """(a): passes over every image through flow_from_directory, as the original trained."""
     from tensorflow.keras.preprocessing.image import ImageDataGenerator
 
@@ -66,7 +69,7 @@ def original(faces: Path) -> Iterator[float]:
         zoom_range=0.2,
         horizontal_flip=True,
     ).flow_from_directory(
-        str(faces), target_size=(SIZE, SIZE), batch_size=BATCH, class_mode="binary", seed=0
+        str(faces), target_size=(size, size), batch_size=BATCH, class_mode="binary", seed=0
     )
     while True:
         start = time.perf_counter()
@@ -93,12 +96,12 @@ def project(shards: Path, params_dict: dict) -> Iterator[float]:
         yield seen / (time.perf_counter() - start)
 
 
-def decode_only(files: list[Path], threads: int) -> Iterator[float]:
+def decode_only(files: list[Path], threads: int, size: int) -> Iterator[float]:
     """(c): decode + resize every file once, the work a decode-every-epoch pipeline repeats."""
     with ThreadPoolExecutor(threads) as pool:
         while True:
             start = time.perf_counter()
-            for _ in pool.map(lambda path: load_rgb(path, SIZE), files):
+            for _ in pool.map(lambda path: load_rgb(path, size), files):
                 pass
             yield len(files) / (time.perf_counter() - start)
 
@@ -106,10 +109,11 @@ def decode_only(files: list[Path], threads: int) -> Iterator[float]:
 def main() -> None:
     parser = sample_parser(__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each, best kept")
+    parser.add_argument("--size", type=int, default=150, help="image side, px")
     args = parser.parse_args()
     sample = sample_path(args)
     params_dict = yaml.safe_load((REPO / "params.yaml").read_text())
-    params_dict["data"]["image_size"] = SIZE
+    params_dict["data"]["image_size"] = args.size
     params_dict["train"]["batch_size"] = BATCH
     params_dict["train"]["augment"].update(EQUIVALENT)
     cores = os.cpu_count() or 1
@@ -124,12 +128,12 @@ def main() -> None:
         start = time.perf_counter()
         manifest = split(usable_files(check_files(raw)), parse_params(params_dict).split)
         per_shard = params_dict["preprocess"]["images_per_shard"]
-        write_shards(manifest, raw, Path(tmp) / "shards", SIZE, per_shard)
+        write_shards(manifest, raw, Path(tmp) / "shards", args.size, per_shard)
         preprocess = time.perf_counter() - start
         pipelines = {
-            "a": original(raw / "faces"),
+            "a": original(raw / "faces", args.size),
             "b": project(Path(tmp) / "shards", params_dict),
-            "c": decode_only(files, threads),
+            "c": decode_only(files, threads, args.size),
         }
         first = next(pipelines["b"])
         rounds = [
@@ -137,7 +141,7 @@ def main() -> None:
         ]
     a, b, c = (max(r[name] for r in rounds) for name in "abc")
     print(
-        f"\n{len(files)} sample images at {SIZE} px, batch {BATCH}, {cores} cores, "
+        f"\n{len(files)} sample images at {args.size} px, batch {BATCH}, {cores} cores, "
         f"{threads} threads for (b) and (c)"
     )
     print(f"{'input pipeline (best of ' + str(args.rounds) + ' rounds)':<66}{'img/s':>8}  rounds")

@@ -1,6 +1,7 @@
 """Time the pipeline as a user meets it, on a fresh clone of this repository.
 
     python benchmarks/pipeline.py [--sample ../shared/data/genderface-sample.zip] [--precision]
+        [--set KEY=VALUE ...]
 
 Measures, in one run: `dvc repro` of the committed (demo) params, a second `dvc repro` that must
 find nothing to do, and `dvc exp run -S data.source=path -S data.path=<sample>` on the real
@@ -13,6 +14,8 @@ With --precision: the sample end to end twice in one fresh clone, every stage ru
 through the face crop. Prints both wall times and their ratio, `genderface compare float32 auto`
 (both runs' test scores, the paired difference and McNemar's exact test), and the auto model's
 external scores by group from its model card.
+--set replaces a params.yaml key in the clone before anything runs (the smoke test in
+tests/test_benchmarks.py: demo and a few generated images at 32 px, one epoch per phase).
 Run it from the project's virtual environment (`make setup`).
 """
 
@@ -24,7 +27,16 @@ import time
 import zipfile
 from pathlib import Path
 
-from fresh_clone import REPO, fresh_clone, project_env, sample_parser, sample_path
+import yaml
+from fresh_clone import (
+    REPO,
+    add_overrides,
+    fresh_clone,
+    overridden,
+    project_env,
+    sample_parser,
+    sample_path,
+)
 
 
 def timed(args: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -76,6 +88,7 @@ def main() -> None:
     parser.add_argument(
         "--fairface", type=Path, default=REPO.parent / "shared/data/fairface-540.zip"
     )
+    add_overrides(parser)
     args = parser.parse_args()
     sample = sample_path(args)
     if args.precision:
@@ -83,6 +96,9 @@ def main() -> None:
         return
     with fresh_clone() as clone:
         env = project_env(clone)
+        if args.overrides:
+            raw = overridden(yaml.safe_load((clone / "params.yaml").read_text()), args.overrides)
+            (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
         demo = timed(["dvc", "repro"], clone, env)
         noop = timed(["dvc", "repro"], clone, env)
         real = timed(

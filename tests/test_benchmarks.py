@@ -1,0 +1,164 @@
+"""Every script in benchmarks/ runs on the current code: each once, on tiny arguments (a few
+generated images, 32 px, one round, weights none), its figure lines printed and numeric.
+
+The figures quoted in README.md and docs/performance.md come from the scripts' defaults; these
+tests only prove the scripts still run and still print what those pages quote.
+"""
+
+import csv
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, write_faces
+
+NUMBER = r"(-?\d+(?:\.\d+)?)"
+TINY = [
+    "--set", "data.image_size=32",
+    "--set", "train.epochs=1",
+    "--set", "train.fine_tune_epochs=1",
+    "--set", "train.batch_size=8",
+    "--set", "model.head_units=8",
+]  # fmt: skip
+
+
+def run(script: str, *args: str, cwd: Path) -> str:
+    """benchmarks/<script> in this venv; its stdout, after asserting it exited 0."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+def figures(pattern: str, output: str) -> list[float]:
+    """Every number the pattern's groups capture on the first line it matches; fails if none."""
+    found = re.search(pattern, output, re.MULTILINE)
+    assert found, f"no line matching {pattern!r} in:\n{output}"
+    return [float(value) for value in found.groups()]
+
+
+def tiny_archive(folder: Path, per_class: int = 12) -> Path:
+    """folder/sample.zip laid out as the real archive: faces/man/..., faces/woman/..."""
+    write_faces(folder, per_class)
+    archive = folder / "sample.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted((folder / "faces").rglob("*.jpg")):
+            zf.write(path, path.relative_to(folder).as_posix())
+    return archive
+
+
+def test_augment_prints_the_ratios(tmp_path: Path) -> None:
+    output = run(
+        "augment.py", "--rounds", "1", "--batches", "1", "--passes", "1", "--sizes", "32",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert "32 px, 1 batches x 1 passes, best of 1" in output
+    fused_vs_ops, median, fused_vs_stock = figures(
+        rf"^\(a\)/\(b\d\) = {NUMBER} .*ratios {NUMBER}\)\s+\(a\)/\(c\) = {NUMBER}$", output
+    )
+    assert min(fused_vs_ops, median, fused_vs_stock) > 0
+
+
+def test_input_pipeline_prints_the_ratios(tmp_path: Path) -> None:
+    archive = tiny_archive(tmp_path)
+    output = run(
+        "input_pipeline.py", "--sample", str(archive), "--rounds", "1", "--size", "32",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert figures(rf"^{NUMBER} sample images at 32 px", output) == [24.0]
+    for row in ("(a) original", "(b) project", "(c) decode"):
+        assert figures(rf"^{re.escape(row)}.*?\s{NUMBER}\s+\d+$", output)[0] > 0
+    assert min(figures(rf"^\(b\)/\(a\) = {NUMBER}\s+\(b\)/\(c\) = {NUMBER}$", output)) > 0
+
+
+@pytest.mark.slow  # a fresh-clone dvc repro, then phase 1 trained twice
+def test_bottleneck_cache_prints_the_speed_up(tmp_path: Path) -> None:
+    archive = tiny_archive(tmp_path)
+    output = run(
+        "bottleneck_cache.py", "--sample", str(archive), "--size", "32", "--epochs", "1",
+        "--set", "train.batch_size=8", "--set", "model.head_units=8",
+        cwd=tmp_path,
+    )  # fmt: skip
+    for row in ("recomputing VGG16 every epoch", "bottleneck cache (head on cached features)"):
+        assert figures(rf"^{re.escape(row)}\s+{NUMBER}$", output)[0] > 0
+    assert figures(rf"^speed-up per epoch: {NUMBER}x", output)[0] > 0
+    assert figures(rf"^whole phase 1 \(1 epochs\): {NUMBER}x$", output)[0] > 0
+
+
+@pytest.mark.slow  # a fresh-clone dvc repro, then five to seven VGG16 models built and fitted
+def test_cpu_precision_prints_the_ratios(tmp_path: Path) -> None:
+    archive = tiny_archive(tmp_path)
+    output = run(
+        "cpu_precision.py", "--sample", str(archive), "--rounds", "1", "--steps", "1",
+        "--feature-batches", "1", *TINY,
+        cwd=tmp_path,
+    )  # fmt: skip
+    (policy,) = re.findall(r"^32 px, batch 8, policy here: (\S+)$", output, re.MULTILINE)
+    rows = re.findall(rf"^(phase [12] .+?)\s+{NUMBER}\s+{NUMBER}x$", output, re.MULTILINE)
+    # seven cases; where the policy here is float32, its two "float32 against policy" pairs are one
+    assert len(rows) == (5 if policy == "float32" else 7), output
+    assert all(float(rate) > 0 for _name, rate, _ratio in rows)
+    # each float32 row is its own base: its ratio is exactly 1
+    assert [ratio for name, _rate, ratio in rows if name.endswith("float32")] == ["1.00", "1.00"]
+    assert figures(rf"^phase-2 training, {policy} / float32: {NUMBER}x", output)[0] > 0
+
+
+def fairface_like(folder: Path, count: int = 2) -> Path:
+    """folder/fairface.zip: fairface-540's layout (fairface-540/attributes.csv and its files)."""
+    write_faces(folder, count)
+    archive = folder / "fairface.zip"
+    files = sorted((folder / "faces").rglob("*.jpg"))
+    with zipfile.ZipFile(archive, "w") as zf:
+        rows = [["file", "gender", "age"]]
+        for index, path in enumerate(files):
+            name = f"{path.parent.name}/{path.name}"
+            zf.write(path, f"fairface-540/{name}")
+            rows.append([name, path.parent.name, ("20-29", "30-39")[index % 2]])
+        table = folder / "attributes.csv"
+        with table.open("w", newline="") as out:
+            csv.writer(out).writerows(rows)
+        zf.write(table, "fairface-540/attributes.csv")
+    return archive
+
+
+def test_face_crop_prints_the_shares_and_speeds(tmp_path: Path) -> None:
+    archive = fairface_like(tmp_path)
+    output = run(
+        "face_crop.py", "--sample", str(archive), "--rounds", "1", "--predict-files", "2",
+        "--image-size", "32",
+        cwd=tmp_path,
+    )  # fmt: skip
+    shares = figures(rf"^all\s+{NUMBER}% +{NUMBER}%\s+{NUMBER}% +{NUMBER}%$", output)
+    assert all(0 <= share <= 100 for share in shares)
+    for finder in ("Haar", "BlazeFace"):
+        assert figures(rf"^{finder}\s+{NUMBER} images/s on the portraits", output)[0] > 0
+        assert figures(rf"^  {finder}\s+{NUMBER} s\s+{NUMBER} img/s", output)[0] > 0
+    assert "predict --crop-face on 2 portraits, best of 1 rounds:" in output
+    assert figures(rf"^BlazeFace / Haar speed = {NUMBER} ", output)[0] > 0
+
+
+@pytest.mark.slow  # two tiny dvc runs in a fresh clone
+def test_pipeline_prints_the_wall_times(tmp_path: Path) -> None:
+    archive = tiny_archive(tmp_path)
+    output = run(
+        "pipeline.py", "--sample", str(archive), *TINY,
+        "--set", "data.demo.man=26", "--set", "data.demo.woman=14", "--set", "data.demo.size=48",
+        cwd=tmp_path,
+    )  # fmt: skip
+    rows = (
+        "dvc repro, demo params, fresh clone",
+        "dvc repro again (nothing to do)",
+        "dvc exp run on the 3,000-image sample",
+    )
+    for row in rows:
+        assert figures(rf"^{re.escape(row)}\s+{NUMBER}  <", output)[0] > 0
+    assert figures(rf"^sample test scores: accuracy {NUMBER}, ", output)[0] <= 1
