@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
@@ -93,7 +94,9 @@ MIRRORED = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from pathlib import Path
+    from genderface.data.input_pipeline import batched
     from genderface.modeling.devices import Devices
+    from genderface.modeling.forward import labelled_outputs
     from genderface.params import parse_params
     from genderface.modeling.training import train
     from tests.conftest import demo_training_data, tiny_params_dict
@@ -101,12 +104,16 @@ MIRRORED = textwrap.dedent(
     params = parse_params(tiny_params_dict())
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     devices = Devices(strategy, dtype_policy="float32", jit_compile=False)
-    classifier = train(params, demo_training_data(Path(sys.argv[1]), params), [], devices=devices)
+    data = demo_training_data(Path(sys.argv[1]), params)
+    classifier = train(params, data, [], devices=devices)
     kernel = classifier.model.get_layer("head").get_layer("head_dense").kernel
+    labels, probabilities = labelled_outputs(classifier.model, batched(data.validation, 64), "")
     print(json.dumps({
         "replicas": strategy.num_replicas_in_sync,
         "mirrored": type(kernel.value).__name__,
         "threshold": classifier.threshold,
+        "labels": labels.astype(int).tolist(),
+        "probabilities": probabilities.reshape(-1).astype(float).tolist(),
     }))
     """
 )
@@ -117,7 +124,16 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     report = _run(MIRRORED, str(tmp_path))
     assert report["replicas"] == 2
     assert report["mirrored"] == "MirroredVariable", "trained under the strategy it was given"
-    assert 0.0 <= report["threshold"] <= 1.0
+    # the threshold chosen on validation: of every cut-off, one with the best balanced accuracy
+    labels, scores = np.array(report["labels"]), np.array(report["probabilities"])
+    assert len(labels) == 4 and set(labels) == {0, 1}  # the tiny demo's validation split
+
+    def balanced(threshold: float) -> float:
+        said = scores >= threshold
+        return (said[labels == 1].mean() + (~said[labels == 0]).mean()) / 2
+
+    best = max(balanced(cut) for cut in [*scores, 1.0 + 1e-9])
+    assert balanced(report["threshold"]) == pytest.approx(best, abs=1e-6)
 
 
 @pytest.mark.slow

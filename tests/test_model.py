@@ -41,11 +41,22 @@ def test_model_shape_frozen_base_and_head(tiny_params):
 
 
 def test_preprocessing_is_inside_the_model(tiny_params):
+    """VGG16's caffe preprocessing, computed by hand: RGB to BGR, then each channel less its
+    ImageNet mean (B 103.939, G 116.779, R 123.68), no scaling."""
     model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
-    pixels = np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
-    inside = model.get_layer("vgg16_preprocess")(pixels)
-    expected = keras.applications.vgg16.preprocess_input(pixels.copy())
-    np.testing.assert_allclose(np.asarray(inside), expected, rtol=1e-5)
+    pixels = np.zeros((1, 32, 32, 3), np.float32)
+    pixels[0, 0, 0] = (255, 0, 0)  # red
+    pixels[0, 0, 1] = (0, 128, 255)
+    pixels[0, 5, 7] = (10.5, 20.25, 30.0)
+    inside = np.asarray(model.get_layer("vgg16_preprocess")(pixels))
+    expected = {
+        (0, 0): (0 - 103.939, 0 - 116.779, 255 - 123.68),
+        (0, 1): (255 - 103.939, 128 - 116.779, 0 - 123.68),
+        (5, 7): (30.0 - 103.939, 20.25 - 116.779, 10.5 - 123.68),
+        (31, 31): (-103.939, -116.779, -123.68),
+    }
+    for (row, column), bgr in expected.items():
+        np.testing.assert_allclose(inside[0, row, column], bgr, rtol=0, atol=1e-4)
 
 
 def test_augmentation_only_in_training(tiny_params):

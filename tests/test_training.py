@@ -1,14 +1,17 @@
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
-from genderface.modeling.model_file import load_classifier
+from genderface.modeling import model_file
+from genderface.modeling.model_file import load_classifier, save_classifier
 from genderface.modeling.training import class_weights
 
-from .conftest import demo_training_data
+from .conftest import demo_training_data, tree_digest
 
 
 def test_balanced_class_weights_match_inverse_frequency():
@@ -18,17 +21,37 @@ def test_balanced_class_weights_match_inverse_frequency():
     assert class_weights(["man", "woman"], counts, "none") is None
 
 
-def test_trained_model_saves_atomically_and_reloads(trained_model):
-    folder = trained_model.parent
-    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.keras"]
+def test_trained_model_saves_atomically_and_reloads(trained_model, tmp_path, monkeypatch):
+    """A save that fails half-way through writing leaves the previous model byte for byte and no
+    temporary file; a save that succeeds replaces it with one that loads."""
+    folder = tmp_path / "models"
+    shutil.copytree(trained_model.parent, folder)
+    model_path = folder / "model.keras"
+    before = tree_digest(folder)
+    assert sorted(before) == ["model.json", "model.keras"]
+    classifier = load_classifier(model_path)
+
+    def half_written(model, path: Path) -> None:
+        path.write_bytes(b"PK\x03\x04 the first bytes of an archive")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(model_file, "save_for_inference", half_written)
+    with pytest.raises(OSError, match="No space left"):
+        save_classifier(classifier, model_path)
+    assert tree_digest(folder) == before  # every file, hidden temporaries included
+    monkeypatch.undo()
+    model_path.unlink()
+    save_classifier(classifier, model_path)
+    assert sorted(tree_digest(folder)) == ["model.json", "model.keras"]
     sidecar = json.loads((folder / "model.json").read_text())
     assert sidecar["classes"] == ["man", "woman"]
-    assert 0.0 <= sidecar["threshold"] <= 1.0
-    classifier = load_classifier(trained_model)
-    assert classifier.threshold == sidecar["threshold"]
-    assert classifier.image_size == 32
-    out = classifier.model.predict(np.zeros((1, 32, 32, 3), np.float32), verbose=0)
-    assert out.shape == (1, 1)
+    reloaded = load_classifier(model_path)
+    assert reloaded.threshold == sidecar["threshold"] == classifier.threshold
+    assert reloaded.image_size == 32
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(
+        reloaded.model.predict(pixels, verbose=0), classifier.model.predict(pixels, verbose=0)
+    )
 
 
 @pytest.mark.slow
