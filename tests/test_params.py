@@ -18,6 +18,12 @@ def test_project_params_yaml_is_valid():
     ("overrides", "expected"),
     [
         ({"train.epochs": 0}, "train.epochs: Input should be greater than or equal to 1 (got 0)"),
+        ({"train.epochs": -3}, "train.epochs: Input should be greater than or equal to 1 (got -3)"),
+        ({"train.epochs": "many"}, "train.epochs: Input should be a valid integer"),
+        (
+            {"train.augment.flipp": True},
+            "train.augment.flipp: unknown key; remove it or check its spelling",
+        ),
         (
             {"train.optimizer": "adamw"},
             "train.optimizer: Input should be 'adam', 'sgd' or 'rmsprop'",
@@ -29,7 +35,7 @@ def test_project_params_yaml_is_valid():
 def test_bad_params_name_the_key(overrides, expected):
     with pytest.raises(GenderfaceError) as info:
         parse_params(tiny_params_dict(**overrides))
-    assert expected in str(info.value)
+    assert str(info.value).startswith(f"params.yaml: {expected}")
     assert "\n" not in str(info.value)
 
 
@@ -73,10 +79,24 @@ def test_path_parameters_name_the_placeholder_unless_read():
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"data.source": "faces.zip"}, "data.source: Value error, expected demo, kaggle:"),
-        ({"data.source": "path"}, "data: Value error, data.source is path: set data.path"),
+        (
+            {"data.source": "faces.zip"},
+            "data.source: Value error, expected demo, kaggle:<owner>/<slug>[/versions/N], or "
+            "path (with data.path naming the archive or folder, so DVC tracks its content) "
+            "(got 'faces.zip')",
+        ),
+        (
+            {"data.source": "path"},
+            "data: Value error, data.source is path: set data.path to the archive or folder "
+            "to read",
+        ),
         ({"data.path": "faces.zip"}, "data: Value error, data.path is read only when"),
         ({"model.weights": "file"}, "model: Value error, model.weights is file: set"),
+        (
+            {"model.weights_file": "vgg16.h5"},
+            "model: Value error, model.weights_file is read only when model.weights is file; "
+            "set that, or model.weights_file back to inputs/none",
+        ),
         (
             {"model.weights": "vgg.h5"},
             "model.weights: Input should be 'imagenet', 'none' or 'file'",
@@ -87,5 +107,5 @@ def test_path_parameters_name_the_placeholder_unless_read():
 def test_path_parameters_that_dvc_could_not_track_are_refused(overrides, expected):
     with pytest.raises(GenderfaceError) as info:
         parse_params(tiny_params_dict(**overrides))
-    assert expected in str(info.value)
+    assert str(info.value).startswith(f"params.yaml: {expected}")
     assert "{" not in str(info.value)  # a model-level error does not dump the section
