@@ -265,6 +265,11 @@ def fairface(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "fairface-540"
 
 
+@pytest.fixture
+def sample_zip() -> Path:
+    return require_sample()
+
+
 def demo_training_data(work: Path, params: Params) -> TrainingData:
     """download -> split -> preprocess on demo images in `work`, ready for training.train."""
     from genderface.data.preprocess import write_shards
