@@ -12,20 +12,10 @@ seconds, the one-time feature pass, and the per-epoch speed-up. --set replaces a
 for a smaller run (the smoke test in tests/test_benchmarks.py). Run it in the project's venv.
 """
 
-import subprocess
 import time
 
 import keras
-import yaml
-from fresh_clone import (
-    add_overrides,
-    fresh_clone,
-    import_from_clone,
-    overridden,
-    project_env,
-    sample_parser,
-    sample_path,
-)
+from fresh_clone import add_overrides, preprocessed_clone, sample_parser, sample_path
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -47,21 +37,16 @@ def main() -> None:
     add_overrides(parser)
     args = parser.parse_args()
     sample = sample_path(args)
-    with fresh_clone() as clone:
-        import_from_clone(clone)
+    changes = {
+        "data": {"image_size": args.size},
+        "train": {"epochs": args.epochs, "fine_tune_epochs": 0, "threshold": 0.5},
+    }
+    changes["train"]["early_stopping_patience"] = args.epochs
+    with preprocessed_clone(sample, changes, args.overrides) as (clone, raw):
         from genderface.data.input_pipeline import TrainingData
         from genderface.modeling.training import train
         from genderface.params import parse_params
 
-        raw = yaml.safe_load((clone / "params.yaml").read_text())
-        raw["data"].update(source="path", path=str(sample), image_size=args.size)
-        raw["train"].update(epochs=args.epochs, fine_tune_epochs=0, threshold=0.5)
-        raw["train"]["early_stopping_patience"] = args.epochs
-        overridden(raw, args.overrides)
-        (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-        subprocess.run(
-            ["dvc", "repro", "preprocess"], cwd=clone, env=project_env(clone), check=True
-        )
         data = TrainingData.from_shards(clone / "data/shards")
         images = data.info.size("train") + data.info.size("validation")
         timings = {}

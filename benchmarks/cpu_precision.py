@@ -21,21 +21,11 @@ Run it in the project's venv.
 
 import argparse
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-from fresh_clone import (
-    add_overrides,
-    fresh_clone,
-    import_from_clone,
-    overridden,
-    project_env,
-    sample_parser,
-    sample_path,
-)
+from fresh_clone import add_overrides, preprocessed_clone, sample_parser, sample_path
 
 
 def main() -> None:
@@ -49,15 +39,7 @@ def main() -> None:
     add_overrides(parser)
     args = parser.parse_args()
     sample = sample_path(args)
-    with fresh_clone() as clone:
-        raw = yaml.safe_load((clone / "params.yaml").read_text())
-        raw["data"].update(source="path", path=str(sample))
-        overridden(raw, args.overrides)
-        (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-        subprocess.run(
-            ["dvc", "repro", "preprocess"], cwd=clone, env=project_env(clone), check=True
-        )
-        import_from_clone(clone)
+    with preprocessed_clone(sample, {}, args.overrides) as (clone, raw):
         measure(clone / "data/shards", raw, args)
 
 

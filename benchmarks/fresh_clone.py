@@ -81,3 +81,24 @@ def import_from_clone(clone: Path) -> None:
     off it, so no script here can shadow a package that Keras or pandas imports."""
     here = Path(__file__).resolve().parent
     sys.path[:] = [str(clone / "src"), *(p for p in sys.path if Path(p or ".").resolve() != here)]
+
+
+@contextmanager
+def preprocessed_clone(
+    sample: Path, changes: dict[str, dict], overrides: list[str]
+) -> Iterator[tuple[Path, dict]]:
+    """A fresh clone whose params.yaml reads the sample archive, with `changes` (section: keys)
+    then --set's overrides applied, after `dvc repro preprocess`; yields (clone, params as
+    written). The clone's package is first on the import path."""
+    with fresh_clone() as clone:
+        raw = yaml.safe_load((clone / "params.yaml").read_text())
+        raw["data"].update(source="path", path=str(sample))
+        for section, values in changes.items():
+            raw[section].update(values)
+        overridden(raw, overrides)
+        (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        subprocess.run(
+            ["dvc", "repro", "preprocess"], cwd=clone, env=project_env(clone), check=True
+        )
+        import_from_clone(clone)
+        yield clone, raw
