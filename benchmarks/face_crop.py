@@ -113,6 +113,7 @@ def untrained_model(clone: Path, folder: Path) -> Path:
     """An untrained classifier at IMAGE_SIZE: predict's cost per image without any download."""
     import yaml
 
+    from genderface.data.framing import Framing
     from genderface.modeling.model import build_model
     from genderface.modeling.model_file import Classifier, save_classifier
     from genderface.modeling.model_info import ModelInfo
@@ -121,7 +122,8 @@ def untrained_model(clone: Path, folder: Path) -> Path:
     params = parse_params(yaml.safe_load((clone / "params.yaml").read_text()))
     model = build_model(IMAGE_SIZE, params.model, params.train.augment, params.train.seed)
     path = folder / "model.keras"
-    save_classifier(Classifier(model, ModelInfo(["man", "woman"], 0.5)), path)
+    info = ModelInfo(["man", "woman"], 0.5, Framing.of(params.data))
+    save_classifier(Classifier(model, info), path)
     return path
 
 
