@@ -96,6 +96,7 @@ def test_default_demo_pipeline_reproduces_the_committed_metrics(tmp_path):
     for path in (
         "metrics/source.json",
         "metrics/data.json",
+        "metrics/framing.json",
         "metrics/train/metrics.json",
         "metrics/eval/metrics.json",
     ):
