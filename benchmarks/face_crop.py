@@ -118,6 +118,7 @@ def untrained_model(clone: Path, folder: Path, image_size: int) -> Path:
     """An untrained classifier: predict's cost per image without any download."""
     import yaml
 
+    from genderface.data.framing import Framing
     from genderface.modeling.model import build_model
     from genderface.modeling.model_file import Classifier, save_classifier
     from genderface.modeling.model_info import ModelInfo
@@ -126,7 +127,8 @@ def untrained_model(clone: Path, folder: Path, image_size: int) -> Path:
     params = parse_params(yaml.safe_load((clone / "params.yaml").read_text()))
     model = build_model(image_size, params.model, params.train.augment, params.train.seed)
     path = folder / "model.keras"
-    save_classifier(Classifier(model, ModelInfo(["man", "woman"], 0.5)), path)
+    info = ModelInfo(["man", "woman"], 0.5, Framing.of(params.data))
+    save_classifier(Classifier(model, info), path)
     return path
 
 

@@ -36,6 +36,7 @@ import tensorflow as tf
 import yaml
 from fresh_clone import REPO, sample_parser, sample_path
 
+from genderface.data.framing import Framing
 from genderface.data.images import load_rgb
 from genderface.data.input_pipeline import TrainingData, shuffled_epochs, steps_per_epoch
 from genderface.data.preprocess import write_shards
@@ -126,9 +127,12 @@ def main() -> None:
             archive.extractall(raw)
         files = sorted((raw / "faces").glob("*/*"))
         start = time.perf_counter()
-        manifest = split(usable_files(check_files(raw)), parse_params(params_dict).split)
-        per_shard = params_dict["preprocess"]["images_per_shard"]
-        write_shards(manifest, raw, Path(tmp) / "shards", args.size, per_shard)
+        params = parse_params(params_dict)
+        manifest = split(usable_files(check_files(raw)), params.split)
+        per_shard = params.preprocess.images_per_shard
+        write_shards(
+            manifest, raw, Path(tmp) / "shards", args.size, per_shard, Framing.of(params.data)
+        )
         preprocess = time.perf_counter() - start
         pipelines = {
             "a": original(raw / "faces", args.size),

@@ -62,7 +62,6 @@ def precision_comparison(sample: Path, fairface: Path) -> None:
                     "-S", "data.source=path", "-S", f"data.path={sample}",
                     "-S", f"train.mixed_precision={setting}",
                     "-S", f"evaluate.external={Path(tmp) / 'fairface-540'}",
-                    "-S", "evaluate.crop_face=true",
                 ],
                 clone,
                 env,

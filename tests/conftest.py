@@ -272,6 +272,7 @@ def sample_zip() -> Path:
 
 def demo_training_data(work: Path, params: Params) -> TrainingData:
     """download -> split -> preprocess on demo images in `work`, ready for training.train."""
+    from genderface.data.framing import Framing
     from genderface.data.preprocess import write_shards
     from genderface.data.sources import fetch
     from genderface.data.split import split, usable_files
@@ -280,7 +281,8 @@ def demo_training_data(work: Path, params: Params) -> TrainingData:
     fetch("demo", params.data.demo, work / "raw")
     manifest = split(usable_files(check_files(work / "raw")), params.split)
     image_size, per_shard = params.data.image_size, params.preprocess.images_per_shard
-    write_shards(manifest, work / "raw", work / "shards", image_size, per_shard)
+    framing = Framing.of(params.data)
+    write_shards(manifest, work / "raw", work / "shards", image_size, per_shard, framing)
     return TrainingData.from_shards(work / "shards")
 
 

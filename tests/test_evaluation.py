@@ -64,6 +64,7 @@ def _shards(tmp_path, per_class=6):
     """Shards of write_faces images: 3 man + 1 woman in test."""
     import pandas as pd
 
+    from genderface.data.framing import Framing
     from genderface.data.preprocess import write_shards
 
     from .conftest import write_faces
@@ -79,7 +80,8 @@ def _shards(tmp_path, per_class=6):
         for i, name in enumerate(names)
     ]
     manifest = pd.DataFrame(rows, columns=["path", "label", "sha256", "split"])
-    write_shards(manifest, raw, tmp_path / "shards", image_size=32, images_per_shard=2)
+    whole = Framing("whole", 0.2)
+    write_shards(manifest, raw, tmp_path / "shards", 32, images_per_shard=2, framing=whole)
     return tmp_path / "shards", ShardInfo.read(tmp_path / "shards")
 
 
@@ -118,7 +120,7 @@ def test_evaluate_folder_scores_an_external_set_at_the_models_threshold(trained_
     forward = forward_pass(classifier.model)
     scored = evaluate_folder(forward, 32, _external(tmp_path / "ext"), scoring, batch_size=2)
     result = scored.evaluation
-    assert scored.faces == [None] * 5  # whole images: no face finder ran
+    assert scored.no_face == 0  # whole images: no face finder ran, nothing left out
     assert result.scores["images"] == 5
     assert result.scores["skipped"] == 1
     assert result.scores["threshold"] == classifier.threshold

@@ -44,11 +44,3 @@ def test_groups_join_on_the_file_and_unlisted_images_form_their_own_group(tmp_pa
     assert age.loc["0-2", "man_error"] == 0.5
     assert np.isnan(age.loc["0-2", "woman_error"])  # no woman in the group
     assert table[table["attribute"] == "site"]["group"].tolist() == ["?", "a", "b"]
-
-
-def test_evaluate_crops_with_the_margin_predict_uses_by_default():
-    from genderface.data.faces import DEFAULT_MARGIN
-
-    from .conftest import evaluate_params
-
-    assert evaluate_params().face_margin == DEFAULT_MARGIN

@@ -1,8 +1,12 @@
-"""predict --crop-face: BlazeFace finds real faces (fairface-540 crops placed on canvases) and the
-model classifies the crop, through the installed `genderface` command."""
+"""predict's face framing: BlazeFace finds real faces (fairface-540 crops placed on canvases) and
+the model classifies the crop, through the installed `genderface` command; a picture with no face
+found gets no label."""
 
+import csv
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +16,13 @@ import pytest
 from PIL import Image
 
 from genderface.data import faces
+from genderface.data.framing import Framing
 from genderface.data.images import load_rgb, load_upright
 from genderface.modeling.model_file import Classifier, load_classifier
 
-from .conftest import REPO
+from .conftest import REPO, tiny_params_dict
+
+MARGIN = tiny_params_dict()["data"]["face_margin"]  # the trained model's (data.face_margin)
 
 # Crops with one clear face each (checked in test_the_chosen_crops_hold_one_face).
 PORTRAITS = ("woman/fairface_0003.jpg", "man/fairface_0011.jpg", "man/fairface_0052.jpg")
@@ -117,16 +124,18 @@ def scenes(fairface, tmp_path_factory) -> dict[str, tuple[Path, dict]]:
     first.resize((40, 40), Image.Resampling.BILINEAR).save(folder / "tiny.png")
     ramp = np.linspace(0, 255, 640, dtype=np.uint8)
     Image.fromarray(np.stack([np.tile(ramp, (480, 1))] * 3, axis=-1)).save(folder / "none.png")
+    Image.new("RGB", (640, 480), (255, 255, 255)).save(folder / "blank.png")
+    Image.new("RGB", (1, 1), (128, 128, 128)).save(folder / "pixel.png")
+    Image.new("RGBA", (200, 200), (0, 0, 0, 0)).save(folder / "transparent.png")
     return {path.stem: (path, drawn.get(path.stem)) for path in sorted(folder.iterdir())}
 
 
 @pytest.fixture(scope="module")
 def predicted(scenes, trained_model) -> dict[str, dict]:
-    """One `genderface predict --crop-face --format json` over every scene."""
+    """One `genderface predict --format json` over every scene, framed as the model was trained:
+    its face (the default, from models/model.json)."""
     paths = [str(path) for path, _ in scenes.values()]
-    run = genderface(
-        "predict", "--model", str(trained_model), "--format", "json", "--crop-face", *paths
-    )
+    run = genderface("predict", "--model", str(trained_model), "--format", "json", *paths)
     assert run.returncode == 0, run.stderr
     records = [json.loads(line) for line in run.stdout.splitlines()]
     return {Path(record["path"]).stem: record for record in records}
@@ -141,12 +150,18 @@ def label_of(classifier: Classifier, score: float) -> str:
     return classifier.classes[int(score >= classifier.threshold)]
 
 
+def test_the_model_records_the_face_framing_it_was_trained_with(classifier):
+    assert classifier.info.framing == Framing("face", MARGIN)
+
+
 def test_every_scene_is_labelled_from_the_crop_load_face_makes(scenes, predicted, classifier):
     for name, (path, _) in scenes.items():
-        pixels, note = faces.load_face(path, classifier.image_size)
+        pixels, note = faces.load_face(path, classifier.image_size, MARGIN)
         assert pixels.shape == (classifier.image_size,) * 2 + (3,) and pixels.dtype == np.uint8
         record = predicted[name]
         assert record["face"] == note, name
+        if note == faces.NONE:
+            continue
         score = score_of(classifier, pixels)
         assert record["label"] == label_of(classifier, score)
         assert record["p_woman"] == pytest.approx(score, abs=1e-5)
@@ -165,9 +180,9 @@ def test_an_off_centre_face_is_cropped_where_it_is(scenes, predicted):
     path, (face_centre, side) = scenes["off_centre"]
     assert predicted["off_centre"]["face"] == found_note(path)
     image = load_upright(path)
-    where = faces.square(faces.find_face(image), image.width, image.height, faces.DEFAULT_MARGIN)
+    where = faces.square(faces.find_face(image), image.width, image.height, MARGIN)
     assert np.linalg.norm(where.centre - face_centre) < 0.1 * side
-    assert (1 + 2 * faces.DEFAULT_MARGIN) * 0.8 * side < where.side < 2 * side
+    assert (1 + 2 * MARGIN) * 0.8 * side < where.side < 2 * side
     assert abs(where.angle) < 0.1
 
 
@@ -183,7 +198,7 @@ def test_a_sideways_and_tilted_face_is_turned_upright(scenes, predicted):
     assert predicted["sideways"]["face"] == found_note(scenes["sideways"][0])
     upright = load_upright(scenes["sideways"][0])
     assert upright.size == (900, 1200)  # EXIF orientation applied before detection
-    where = faces.square(faces.find_face(upright), 900, 1200, faces.DEFAULT_MARGIN)
+    where = faces.square(faces.find_face(upright), 900, 1200, MARGIN)
     assert np.degrees(where.angle) == pytest.approx(-25, abs=6)  # the eyes rise to the right
 
     turned = faces.crop(upright, where)
@@ -197,15 +212,42 @@ def test_grey_and_tiny_images_are_cropped(scenes, predicted):
         assert predicted[name]["face"] == found_note(scenes[name][0]), name
 
 
-def test_no_face_classifies_the_whole_image(scenes, predicted, classifier, trained_model):
-    path, _ = scenes["none"]
-    table = genderface("predict", "--model", str(trained_model), "--crop-face", str(path))
-    header, row = table.stdout.splitlines()
+NO_FACE_SCENES = ("blank", "none", "pixel", "transparent")
+
+
+def test_a_picture_with_no_face_gets_no_label(scenes, predicted, classifier, trained_model):
+    """Blank, a ramp, one pixel, fully transparent: "no face", no probability (a label here would
+    be confident about nothing), in every format."""
+    threshold = classifier.threshold
+    for name in NO_FACE_SCENES:
+        path = str(scenes[name][0])
+        assert predicted[name] == {
+            "path": path,
+            "label": "no face",
+            "p_woman": None,
+            "threshold": threshold,
+            "face": "none",
+        }
+    paths = [str(scenes[name][0]) for name in NO_FACE_SCENES]
+    model = ["predict", "--model", str(trained_model)]
+    as_csv = genderface(*model, "--format", "csv", *paths).stdout
+    assert list(csv.reader(io.StringIO(as_csv))) == [
+        ["path", "label", "p_woman", "threshold", "face"],
+        *([path, "no face", "", str(threshold), "none"] for path in paths),
+    ]
+    header, *rows = genderface(*model, *paths).stdout.splitlines()
     assert header.split() == ["path", "label", "p_woman", "threshold", "face"]
-    assert row.split()[-1] == faces.NONE
-    assert predicted["none"]["face"] == faces.NONE
+    cells = [re.split(r"\s{2,}", row.strip()) for row in rows]
+    assert cells == [[path, "no face", "-", f"{threshold:.4f}", "none"] for path in paths]
+
+
+def test_whole_image_classifies_a_picture_with_no_face(scenes, classifier, trained_model):
+    path = scenes["blank"][0]
+    args = ["predict", "--model", str(trained_model), "--format", "json", "--whole-image"]
+    record = json.loads(genderface(*args, str(path)).stdout)
     whole = score_of(classifier, load_rgb(path, classifier.image_size))
-    assert (predicted["none"]["label"], predicted["none"]["p_woman"]) == (
+    assert list(record) == ["path", "label", "p_woman", "threshold"]
+    assert (record["label"], record["p_woman"]) == (
         label_of(classifier, whole),
         pytest.approx(whole, abs=1e-5),
     )
@@ -223,8 +265,8 @@ def test_margin_widens_the_crop_and_bad_files_are_one_line(
     assert run.stderr.splitlines() == [f"error: {bad}: not an image (unrecognised format)"]
     record = json.loads(run.stdout)
     wide, _ = faces.load_face(path, classifier.image_size, margin=0.6)
-    narrow, _ = faces.load_face(path, classifier.image_size)
+    narrow, _ = faces.load_face(path, classifier.image_size, MARGIN)
     assert np.abs(wide.astype(int) - narrow).mean() > 5
     assert record["p_woman"] == pytest.approx(score_of(classifier, wide), abs=1e-5)
-    default = json.loads(genderface(*args, str(path)).stdout)
+    default = json.loads(genderface(*args[:-1], str(path)).stdout)  # the model's margin
     assert default["p_woman"] == pytest.approx(score_of(classifier, narrow), abs=1e-5)

@@ -65,7 +65,9 @@ def test_external_evaluation_and_predict_give_bit_identical_probabilities(traine
     exe = Path(sys.executable).with_name("genderface")
     command = [str(exe), "predict", "--model", str(trained_model), "--format", "json"]
     run = subprocess.run(
-        [*command, "--batch-size", "4", str(folder)], capture_output=True, text=True
+        [*command, "--whole-image", "--batch-size", "4", str(folder)],
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 1  # the broken file
     predicted = {

@@ -2,6 +2,7 @@ import re
 
 import numpy as np
 
+from genderface.data.framing import Framing
 from genderface.data.shards import ShardInfo
 from genderface.evaluation.evaluate import Report
 from genderface.evaluation.external import External
@@ -9,6 +10,7 @@ from genderface.evaluation.metrics import compute_metrics
 from genderface.evaluation.model_card import render
 from genderface.evaluation.scoring import Evaluation
 from genderface.evaluation.stats import bootstrap_scores, group_scores
+from genderface.modeling.model_info import ModelInfo
 
 CLASSES = ["man", "woman"]
 INFO = ShardInfo(
@@ -20,6 +22,8 @@ INFO = ShardInfo(
         "validation": {"man": 7, "woman": 3},
     },
 )
+WHOLE = ModelInfo(CLASSES, 0.42, Framing("whole", 0.2))
+FACE = Framing("face", 0.3)
 
 
 def _evaluation(threshold: float = 0.42) -> Evaluation:
@@ -40,7 +44,7 @@ def _render(*args: object) -> str:
 def test_card_states_data_scores_threshold_and_limits():
     test = _evaluation()
     card = _render(
-        Report(INFO, test, [], None, None), {"source": "faces.zip", "resolved": "faces.zip"}
+        Report(INFO, test, [], None, WHOLE), {"source": "faces.zip", "resolved": "faces.zip"}
     )
     assert "| train | 70 | 30 | 100 | 70.0% |" in card
     assert "| test | 6 | 4 | 10 | 60.0% |" in card
@@ -64,7 +68,7 @@ def test_card_states_data_scores_threshold_and_limits():
         f"| accuracy | {test.scores['accuracy']:.3f} | {ci['low']:.3f} - {ci['high']:.3f} |" in card
     )
     assert "| log loss |" in card and "Performance by group" not in card
-    demo = _render(Report(INFO, test, [], None, None), {"source": "demo", "synthetic": True})
+    demo = _render(Report(INFO, test, [], None, WHOLE), {"source": "demo", "synthetic": True})
     assert "Source: `demo` - **SYNTHETIC demo images**" in demo
 
 
@@ -72,7 +76,7 @@ def test_card_reports_the_external_folder_separately():
     evaluation = _evaluation()
     evaluation.scores["skipped"] = 2
     external = External(evaluation, "other/faces", groups=None)
-    card = _render(Report(INFO, _evaluation(), [], external, None), None)
+    card = _render(Report(INFO, _evaluation(), [], external, WHOLE), None)
     assert "## External folder `other/faces` (10 images, 2 unreadable skipped)" in card
     assert "Source:" not in card
     assert card.count("| accuracy |") == 2
@@ -87,8 +91,8 @@ def test_card_shows_face_crops_and_performance_by_group():
     groups = group_scores(predictions, ["age"], CLASSES, min_group=3)
     evaluation.scores["no_face"] = 3
     external = External(evaluation, "fairface", groups=groups)
-    card = _render(Report(INFO, _evaluation(), [], external, None), None)
-    assert "3 had no face found and were classified whole" in card
+    card = _render(Report(INFO, _evaluation(), [], external, WHOLE), None)
+    assert "3 had no face found and are left out of these scores" in card
     assert "## Performance by group" in card
     assert "### By age" in card
     row = groups.table.set_index("group").loc["20-29"]
@@ -107,7 +111,9 @@ def test_card_states_what_made_the_model():
         "xla": True,
         "deterministic": False,
     }
-    card = _render(Report(INFO, _evaluation(), [], None, provenance), None)
+    card = _render(
+        Report(INFO, _evaluation(), [], None, ModelInfo(CLASSES, 0.42, FACE, provenance)), None
+    )
     assert "## How it was made" in card
     for row in (
         "| tensorflow version | 2.3 |",
@@ -119,5 +125,25 @@ def test_card_states_what_made_the_model():
         "| TensorFlow op determinism | off |",
     ):
         assert row in card
-    assert "\n\n\n" not in render(Report(INFO, _evaluation(), [], None, provenance), None)
-    assert "How it was made" not in _render(Report(INFO, _evaluation(), [], None, None), None)
+    assert "\n\n\n" not in render(
+        Report(INFO, _evaluation(), [], None, ModelInfo(CLASSES, 0.42, FACE, provenance)), None
+    )
+    assert "How it was made" not in _render(Report(INFO, _evaluation(), [], None, WHOLE), None)
+
+
+def test_card_states_the_framing_the_model_expects_and_the_no_face_counts():
+    whole = _render(Report(INFO, _evaluation(), [], None, WHOLE), None)
+    assert (
+        "**Framing**: it expects the whole picture, resized to a square (`data.framing: whole`)"
+        in whole
+    )
+    assert "no face found" not in whole
+    no_face = {split: {"man": n, "woman": n + 1} for split, n in (("train", 4), ("test", 0))}
+    framed = ShardInfo(INFO.image_size, CLASSES, INFO.counts, FACE, no_face | {"validation": {}})
+    card = _render(Report(framed, _evaluation(), [], None, ModelInfo(CLASSES, 0.42, FACE)), None)
+    assert f"**Framing**: it expects {FACE.describe()} (`data.framing: face`, " in card
+    assert "`data.face_margin: 0.3`" in card
+    assert "A picture in which no face is found gets no label from predict." in card
+    assert "| split | man: no face found | woman: no face found |" in card
+    assert "| train | 4 | 5 |" in card and "| test | 0 | 1 |" in card
+    assert "| validation | 0 | 0 |" in card

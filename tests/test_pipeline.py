@@ -38,6 +38,11 @@ def test_repro_on_the_real_sample_writes_every_output(sample_project):
     assert len(excluded) == 59
     assert excluded.isdisjoint(manifest["path"])
     assert data["majority_baseline"] == pytest.approx(1919 / 2941)
+    framing = sample_project.json("metrics/framing.json")
+    assert framing["framing"] == {"kind": "face", "margin": 0.2}
+    assert framing["counts"]["test"] == {"man": 384, "woman": 205}
+    # the face finder finds a face in every image of the sample (3,000 of 3,000, docs/data.md)
+    assert framing["no_face"] == {split: {"man": 0, "woman": 0} for split in framing["counts"]}
     source = sample_project.json("metrics/source.json")
     assert source["synthetic"] is False
     assert source["classes"] == {"man": 1950, "woman": 1050}

@@ -65,9 +65,8 @@ def test_threshold_decides_the_label(trained_model, images):
 
 
 def test_cli_table_has_a_header_and_aligned_rows(trained_model, images):
-    result = runner.invoke(
-        app, ["predict", "--model", str(trained_model), str(images["jpeg"]), str(images["jpeg"])]
-    )
+    args = ["predict", "--whole-image", "--model", str(trained_model)]
+    result = runner.invoke(app, [*args, str(images["jpeg"]), str(images["jpeg"])])
     assert result.exit_code == 0, result.output
     header, *rows = result.stdout.splitlines()
     assert header.split() == ["path", "label", "p_woman", "threshold"]
@@ -81,7 +80,7 @@ def test_cli_table_has_a_header_and_aligned_rows(trained_model, images):
 
 
 def test_cli_json_lines_and_csv_carry_the_same_predictions(trained_model, images):
-    args = ["predict", "--model", str(trained_model), str(images["png_named_jpg"])]
+    args = ["predict", "--whole-image", "--model", str(trained_model), str(images["png_named_jpg"])]
     as_json = runner.invoke(app, [*args, str(images["jpeg"]), "--format", "json"])
     as_csv = runner.invoke(app, [*args, str(images["jpeg"]), "--format", "csv"])
     assert as_json.exit_code == as_csv.exit_code == 0, as_json.output + as_csv.output
@@ -143,6 +142,7 @@ def test_cli_on_real_images_from_the_sample(trained_model, sample_zip, tmp_path)
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(result.stdout)))[1:]
     assert [row[0] for row in rows] == [str(p) for p in paths]
+    assert all(row[4].startswith("found 0.") for row in rows), "framed as the model: its face"
     assert all(row[1] in {"man", "woman"} and 0 <= float(row[2]) <= 1 for row in rows)
     assert all(row[1] == ("woman" if float(row[2]) >= float(row[3]) else "man") for row in rows)
 
@@ -165,8 +165,8 @@ def test_cli_labels_a_folder_in_batches_and_reports_its_non_image(trained_model,
         sub.mkdir(parents=True, exist_ok=True)
         (sub / f"img_{i}.jpg").write_bytes(image_bytes((30 * i, 100, 200 - 20 * i), "JPEG", 48))
     (folder / "nested" / "readme.txt").write_text("not an image")
-    args = ["predict", "--model", str(trained_model), "--format", "json", "--batch-size", "3"]
-    result = runner.invoke(app, [*args, str(folder)])
+    args = ["predict", "--whole-image", "--model", str(trained_model), "--format", "json"]
+    result = runner.invoke(app, [*args, "--batch-size", "3", str(folder)])
     assert result.exit_code == 1
     expected = sorted(p for p in folder.rglob("*") if p.is_file())
     assert result.stderr.splitlines() == [

@@ -1,5 +1,7 @@
 """What `dvc repro` reruns after a change, on the tiny demo project (no download, never skips)."""
 
+from pathlib import Path
+
 import pytest
 
 from .conftest import Project
@@ -64,3 +66,33 @@ def test_editing_training_code_changes_train_alone(project):
     path = project.root / "src/genderface/modeling/training.py"
     path.write_text(path.read_text() + "\n# reworded\n")
     assert project.changed() == {"train"}
+
+
+def test_the_face_margin_reaches_preprocess_train_evaluate_and_predict(project, fairface):
+    """data.face_margin, the one margin key: changing it reframes the shards, retrains, and the
+    new margin is the model's, so evaluate's external folder and predict's default use it."""
+    external = project.root.parent / "external"
+    for label in ("man", "woman"):
+        (external / label).mkdir(parents=True)
+        for source in sorted((fairface / label).glob("*.jpg"))[:2]:
+            (external / label / source.name).write_bytes(source.read_bytes())
+    project.set_params(**{"data.face_margin": 0.45, "evaluate.external": str(external)})
+    assert project.repro() == ["preprocess", "train", "evaluate"]
+    framing = {"kind": "face", "margin": 0.45}
+    assert project.json("data/shards/meta.json")["framing"] == framing
+    assert project.json("models/model.json")["framing"] == framing
+    assert project.json("metrics/framing.json")["framing"] == framing
+    evaluated = {
+        line.split(",")[1]: float(line.split(",")[3])
+        for line in (project.root / "metrics/eval/predictions/external.csv").read_text().split()[1:]
+    }
+
+    def predict(*args: str) -> dict[str, float]:
+        out = project.run("genderface", "predict", "--format", "csv", *args, str(external))
+        rows = [row.split(",") for row in out.splitlines() if row.startswith(str(external))]
+        return {Path(row[0]).relative_to(external).as_posix(): float(row[2]) for row in rows}
+
+    default = predict()
+    assert default == pytest.approx(evaluated, abs=1e-6)
+    assert default == predict("--margin", "0.45")
+    assert default != predict("--margin", "0.2")

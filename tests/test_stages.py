@@ -58,16 +58,27 @@ def _evaluate_workdir(trained_model: Path, work: Path) -> None:
     (work / "metrics" / "source.json").write_text(json.dumps(source))
 
 
+def _external_folder(fairface: Path, folder: Path) -> Path:
+    """<class>/<class>_<i>.jpg: three real faces per class (fairface-540), plus a blank picture
+    (no face to find) and a text file (unreadable) among the men, and an attributes.csv."""
+    for label in ("man", "woman"):
+        (folder / label).mkdir(parents=True)
+        for i, source in enumerate(sorted((fairface / label).glob("*.jpg"))[:3]):
+            shutil.copy(source, folder / label / f"{label}_{i}.jpg")
+    Image.new("RGB", (120, 120), (128, 128, 128)).save(folder / "man" / "blank.jpg")
+    (folder / "man" / "notes.txt").write_text("not an image")
+    rows = [f"{c}/{c}_{i}.jpg,{'young' if i else 'old'}" for c in ("man", "woman") for i in (0, 1)]
+    (folder / "attributes.csv").write_text("\n".join(["file,age", *rows]) + "\n")
+    return folder
+
+
 def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
-    trained_model, tmp_path
+    trained_model, tmp_path, fairface
 ):
     _evaluate_workdir(trained_model, tmp_path)
-    external = write_faces(tmp_path / "elsewhere", per_class=3) / "faces"
-    (external / "man" / "notes.txt").write_text("not an image")
-    rows = [f"{c}/{c}_{i}.jpg,{'young' if i else 'old'}" for c in ("man", "woman") for i in (0, 1)]
-    (external / "attributes.csv").write_text("\n".join(["file,age", *rows]) + "\n")
-    settings = {"evaluate.external": str(external), "evaluate.crop_face": True}
-    write_params(tmp_path, **settings, **{"evaluate.mistakes": 40, "evaluate.min_group": 3})
+    external = _external_folder(fairface, tmp_path / "elsewhere")
+    settings = {"evaluate.external": str(external), "evaluate.mistakes": 40}
+    write_params(tmp_path, **settings, **{"evaluate.min_group": 3})
     result = run_stage("evaluate", tmp_path)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "metrics/eval/metrics.json").read_text())
@@ -76,9 +87,11 @@ def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
     keys |= {"accuracy_ci", "balanced_accuracy_ci", "roc_auc_ci"}
     assert set(metrics["test"]) == keys
     assert set(metrics["external"]) == keys | {"skipped", "no_face", "groups"}
+    # framed as the model was trained (its face): the blank picture is left out, counted
+    margin = json.loads((tmp_path / "models/model.json").read_text())["framing"]["margin"]
+    notes = [faces.load_face(p, 32, margin)[1] for p in sorted(external.glob("*/*.jpg"))]
+    assert metrics["external"]["no_face"] == notes.count(faces.NONE) == 1
     assert (metrics["external"]["images"], metrics["external"]["skipped"]) == (6, 1)
-    notes = [faces.load_face(p, 32)[1] for p in sorted(external.glob("*/*.jpg"))]
-    assert metrics["external"]["no_face"] == notes.count(faces.NONE) > 0
     ci = metrics["test"]["accuracy_ci"]
     assert ci["low"] <= metrics["test"]["accuracy"] <= ci["high"]
     age = metrics["external"]["groups"]["age"]
@@ -113,7 +126,8 @@ def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
     assert f"threshold {threshold:.4f}" in card
     assert "SYNTHETIC demo images" in card
     assert f"## External folder `{external}` (6 images, 1 unreadable skipped)" in card
-    assert f"{notes.count(faces.NONE)} had no face found" in card
+    assert "1 had no face found and are left out of these scores" in card
+    assert "**Framing**: it expects a square crop around the largest face found" in card
     assert "### By age" in card
     assert "Not for decisions about people" in card
 

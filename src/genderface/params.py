@@ -53,6 +53,12 @@ class DataParams(_Section):
     )
     path: str = Field(min_length=1, description="archive or folder read when source is path")
     image_size: int = Field(ge=32, le=512)
+    framing: Literal["face", "whole"] = Field(
+        description="face: every image cropped around its face (data/faces.py); whole: as is"
+    )
+    face_margin: float = Field(
+        ge=0, le=2, description="with framing face: added to the face box on every side"
+    )
     demo: DemoParams
 
     @field_validator("source")
@@ -174,8 +180,6 @@ class EvaluateParams(_Section):
     external: str | None = Field(
         description=f"optional folder <class>/<images> scored separately; {NO_INPUT} = off"
     )
-    crop_face: bool = Field(description="score external images through predict's face crop")
-    face_margin: float = Field(ge=0, le=2, description="the crop's margin, as predict --margin")
     min_group: int = Field(ge=1, description="groups smaller than this are flagged, not compared")
 
     @field_validator("external", mode="before")

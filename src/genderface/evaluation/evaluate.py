@@ -21,6 +21,7 @@ from genderface.evaluation.metrics import most_confident_mistakes
 from genderface.evaluation.scoring import Evaluation, LabelledImage, Scoring, scored
 from genderface.modeling.forward import forward_pass, outputs
 from genderface.modeling.model_file import load_classifier
+from genderface.modeling.model_info import ModelInfo
 from genderface.params import EvaluateParams
 
 log = logging.getLogger("evaluate")
@@ -45,7 +46,7 @@ class Report:
     test: Evaluation
     mistakes: list[Mistake]
     external: External | None
-    provenance: dict | None  # the evaluated model's, from its model.json
+    model: ModelInfo  # the evaluated model's sidecar: its framing and provenance
 
 
 def evaluate_test(
@@ -100,5 +101,6 @@ def run_evaluation(params: EvaluateParams, shards_dir: Path, model_path: Path) -
     mistakes = collect_mistakes(test, shards_dir, info, params.mistakes)
     external = None
     if params.external:
-        external = evaluate_external(forward, classifier.image_size, scoring, params)
-    return Report(info, test, mistakes, external, classifier.info.provenance)
+        size, framing = classifier.image_size, classifier.info.framing
+        external = evaluate_external(forward, size, framing, scoring, params)
+    return Report(info, test, mistakes, external, classifier.info)

@@ -1,6 +1,11 @@
 """An external folder (evaluate.external): images from elsewhere, <class>/<images>, scored
-exactly as `genderface predict` scores files (the same loader, batches and forward pass), with
-optional face crops for portraits and scores by group from an attributes.csv beside the folders.
+exactly as `genderface predict` scores files (the same loader, batches and forward pass), framed
+as the model's training images were (models/model.json), and scored by group from an
+attributes.csv beside the folders.
+
+With the face framing, an image in which no face is found is left out of the scores and counted
+(`no_face`): predict gives such a picture no label, so scoring it whole would measure something
+predict never does.
 """
 
 import hashlib
@@ -12,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from genderface.data.faces import NONE, load_face
+from genderface.data.faces import NONE, load_framed
 from genderface.data.folders import class_files
+from genderface.data.framing import Framing
 from genderface.errors import GenderfaceError
 from genderface.evaluation.files import Failure, Forward, Loader, score_files, whole_image
 from genderface.evaluation.groups import ATTRIBUTES, by_group, read_attributes
@@ -26,8 +32,8 @@ log = logging.getLogger("evaluate")
 
 @dataclass(frozen=True)
 class External:
-    """An external folder's scores (with crop_face, `no_face` among them: images with no face
-    found) and its scores by group (with an attributes.csv, else None)."""
+    """An external folder's scores (with the face framing, `no_face` among them: images with no
+    face found, left out) and its scores by group (with an attributes.csv, else None)."""
 
     evaluation: Evaluation
     folder: str
@@ -52,10 +58,10 @@ def folder_images(folder: Path, classes: list[str]) -> list[tuple[Path, int]]:
 
 @dataclass(frozen=True)
 class FolderScores:
-    """A folder's evaluation and, per scored image, what was classified (the face note)."""
+    """A folder's evaluation and how many images were left out because no face was found."""
 
     evaluation: Evaluation
-    faces: list[str | None]
+    no_face: int
 
 
 def evaluate_folder(
@@ -66,12 +72,13 @@ def evaluate_folder(
     batch_size: int,
     loader: Loader = whole_image,
 ) -> FolderScores:
-    """Scores of the folder's readable images; unreadable files are skipped, logged and counted
-    (`skipped`)."""
+    """Scores of the folder's readable images in which a face was found (or every readable one,
+    with the whole-picture loader); unreadable files are skipped, logged and counted
+    (`skipped`), images with no face found counted in FolderScores.no_face."""
     labelled = folder_images(folder, scoring.classes)
     paths = [path for path, _ in labelled]
     images: list[LabelledImage] = []
-    y_prob, faces, skipped = [], [], 0
+    y_prob, skipped, no_face = [], 0, 0
     results = score_files(forward, paths, size, batch_size, loader)
     with tqdm(results, total=len(paths), desc="external") as progress:
         for (path, label), result in zip(labelled, progress, strict=True):
@@ -79,34 +86,34 @@ def evaluate_folder(
                 log.warning("skipping %s", result.reason)
                 skipped += 1
                 continue
+            if result.face == NONE:
+                no_face += 1
+                continue
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             images.append(LabelledImage(path.relative_to(folder).as_posix(), digest, label))
             y_prob.append(result.probability)
-            faces.append(result.face)
     if {image.label for image in images} != {0, 1}:
         raise GenderfaceError(
             f"evaluate.external {str(folder)!r}: needs readable images of both classes "
-            f"{scoring.classes}"
+            f"{scoring.classes}" + (" with a face found" if no_face else "")
         )
     evaluation = scored(f"external {folder}", scoring, images, np.array(y_prob))
     evaluation.scores["skipped"] = skipped
-    return FolderScores(evaluation, faces)
+    return FolderScores(evaluation, no_face)
 
 
 def evaluate_external(
-    forward: Forward, size: int, scoring: Scoring, params: EvaluateParams
+    forward: Forward, size: int, framing: Framing, scoring: Scoring, params: EvaluateParams
 ) -> External:
-    """The external folder, through the face crop when evaluate.crop_face, and by group when an
-    attributes.csv lies beside its class folders."""
+    """The external folder framed as the model's training images (`framing`), and by group
+    when an attributes.csv lies beside its class folders."""
     folder = Path(params.external)
-    loader: Loader = whole_image
-    if params.crop_face:
-        loader = partial(load_face, margin=params.face_margin)
+    loader = partial(load_framed, framing=framing)
     result = evaluate_folder(forward, size, folder, scoring, params.batch_size, loader)
     evaluation = result.evaluation
-    if params.crop_face:
-        no_face = evaluation.scores["no_face"] = sum(face == NONE for face in result.faces)
-        log.info("external: no face found in %d of %d images", no_face, len(result.faces))
+    if framing.crops:
+        evaluation.scores["no_face"] = result.no_face
+        log.info("external: no face found in %d images, left out", result.no_face)
     groups = None
     if (folder / ATTRIBUTES).is_file():
         groups = by_group(evaluation, read_attributes(folder / ATTRIBUTES), params.min_group)

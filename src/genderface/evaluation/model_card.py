@@ -51,6 +51,15 @@ def _data_table(info: ShardInfo) -> str:
     return _markdown(rows, headers)
 
 
+def _no_face_table(info: ShardInfo) -> str:
+    """Per split, the images in which no face was found (stored whole), by class."""
+    rows = [
+        [split, *(info.no_face.get(split, {}).get(name, 0) for name in info.classes)]
+        for split in SPLITS
+    ]
+    return _markdown(rows, ["split", *(f"{name}: no face found" for name in info.classes)])
+
+
 def _interval(bounds: dict[str, float] | None) -> str:
     return f"{bounds['low']:.3f} - {bounds['high']:.3f}" if bounds else ""
 
@@ -131,7 +140,7 @@ def _provenance_table(provenance: dict) -> str:
 
 def render(report: Report, source: dict | None) -> str:
     """The model card as Markdown. `source` is metrics/source.json (what the data was); the
-    report carries what made the model (its provenance, from models/model.json)."""
+    report carries what made the model (its framing and provenance, from models/model.json)."""
     info = report.info
     train = info.counts["train"]
     total = sum(train.values())
@@ -153,5 +162,7 @@ def render(report: Report, source: dict | None) -> str:
         smallest_share=train[smallest] / total,
         test=_scores(report.test),
         external=_external(report.external),
-        provenance=report.provenance and _provenance_table(report.provenance),
+        framing=report.model.framing,
+        no_face_table=_no_face_table(info) if info.framing.crops else None,
+        provenance=report.model.provenance and _provenance_table(report.model.provenance),
     )

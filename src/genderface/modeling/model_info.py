@@ -1,4 +1,5 @@
-"""models/model.json, the model's sidecar: its class names, decision threshold and what made it.
+"""models/model.json, the model's sidecar: its class names, decision threshold, the framing its
+training images had (so evaluate and predict frame pictures the same way) and what made it.
 
 Plain JSON, read without TensorFlow: by evaluate and predict through model_file.py, and by the
 model card through the evaluated model.
@@ -8,6 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from genderface.data.framing import Framing
 from genderface.errors import GenderfaceError
 from genderface.fsutil import write_json
 from genderface.layout import model_meta
@@ -16,19 +18,19 @@ from genderface.layout import model_meta
 @dataclass(frozen=True)
 class ModelInfo:
     """Class names (index = label; the sigmoid scores class 1), the decision threshold chosen on
-    validation (so predict uses the operating point evaluate reports), and the provenance
-    (modeling/provenance.py) when the train stage recorded it."""
+    validation (so predict uses the operating point evaluate reports), the framing of the
+    training images (a sidecar without one: the whole picture, what such models were trained on),
+    and the provenance (modeling/provenance.py) when the train stage recorded it."""
 
     classes: list[str]
     threshold: float
+    framing: Framing
     provenance: dict | None = None
 
     def write(self, model_path: Path) -> None:
         provenance = {"provenance": self.provenance} if self.provenance else {}
-        write_json(
-            model_meta(model_path),
-            {"classes": self.classes, "threshold": self.threshold, **provenance},
-        )
+        meta = {"classes": self.classes, "threshold": self.threshold}
+        write_json(model_meta(model_path), meta | {"framing": self.framing.as_dict(), **provenance})
 
     @classmethod
     def read(cls, model_path: Path) -> "ModelInfo":
@@ -37,7 +39,12 @@ class ModelInfo:
             raise GenderfaceError(f"{sidecar}: model file not found; run `dvc repro` first")
         try:
             meta = json.loads(sidecar.read_text())
-            return cls(list(meta["classes"]), float(meta["threshold"]), meta.get("provenance"))
+            return cls(
+                list(meta["classes"]),
+                float(meta["threshold"]),
+                Framing.from_dict(meta.get("framing")),
+                meta.get("provenance"),
+            )
         except (ValueError, KeyError, TypeError) as err:
             raise GenderfaceError(
                 f"{sidecar}: not a model sidecar ({type(err).__name__}); rebuild it with dvc repro"

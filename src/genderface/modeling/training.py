@@ -215,7 +215,8 @@ def train(
         if backup:
             backup.finish(name, model, epoch)
     model = float32_model(model)  # what is saved, scored and used by predict (model_file.py)
-    info = ModelInfo(data.info.classes, _threshold(model, data, cfg), provenance(devices, cfg))
+    threshold = _threshold(model, data, cfg)
+    info = ModelInfo(data.info.classes, threshold, data.info.framing, provenance(devices, cfg))
     return Classifier(model, info)
 
 
