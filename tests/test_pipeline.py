@@ -11,7 +11,7 @@ from .conftest import REPO, SAMPLE_ZIP, Project, require_sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
-STAGES = ["download", "validate", "split", "preprocess", "train", "evaluate"]
+STAGES = ["download", "validate", "split", "preprocess", "train", "export", "evaluate"]
 
 
 def _flat(tree: dict, prefix: str = "") -> dict:

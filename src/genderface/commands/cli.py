@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from genderface.commands.plots import DEFAULT_OUT
 from genderface.errors import VERBOSE_FLAG, run_main, set_verbose
-from genderface.layout import MODEL
+from genderface.layout import TFLITE_MODEL
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -49,19 +49,17 @@ def _label(
     progress: bool,
 ) -> None:
     """predict's work; with crop_face, a margin of None is the face finder's default."""
-    from genderface.commands.predict import Labeller, Printer, expand_inputs, predict_paths
-    from genderface.data.faces import DEFAULT_MARGIN, load_face
+    from genderface.commands.predict import Printer, expand_inputs, load_labeller, predict_paths
     from genderface.evaluation.files import Failure, whole_image
-    from genderface.modeling.forward import forward_pass  # TensorFlow: quiet.py
-    from genderface.modeling.model_file import load_classifier
 
-    classifier = load_classifier(model)
-    labeller = Labeller(forward_pass(classifier.model), classifier.image_size, classifier.info)
+    labeller = load_labeller(model)
     loader = whole_image
     if crop_face:
+        from genderface.data.faces import DEFAULT_MARGIN, load_face
+
         loader = partial(load_face, margin=DEFAULT_MARGIN if margin is None else margin)
     files = expand_inputs(paths)
-    printer = Printer(output.value, classifier.classes[1], crop_face)
+    printer = Printer(output.value, labeller.info.classes[1], crop_face)
     failed = 0
     show = progress and len(files) >= PROGRESS_MIN_FILES
     results = predict_paths(labeller, files, threshold, batch_size, loader)
@@ -83,7 +81,13 @@ def predict(
         list[str],
         typer.Argument(help="Image files, folders (searched recursively) or glob patterns."),
     ],
-    model: Annotated[Path, typer.Option(help="Trained model.")] = MODEL,
+    model: Annotated[
+        Path,
+        typer.Option(
+            help="Trained model: .tflite runs on LiteRT (no TensorFlow); .keras on Keras, slower "
+            "to start."
+        ),
+    ] = TFLITE_MODEL,
     output: Annotated[
         Format,
         typer.Option(
