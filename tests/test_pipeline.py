@@ -92,11 +92,15 @@ def test_default_demo_pipeline_reproduces_the_committed_metrics(tmp_path):
     assert project.repro() == STAGES[:-1]
     assert "Running stage 'evaluate'" in project.run("dvc", "repro", "-f", "-s", "evaluate")
     assert (tmp_path / "models/model.keras").is_file()
+    assert (tmp_path / "models/model.tflite").stat().st_size == project.json("metrics/export.json")[
+        "bytes"
+    ]
     assert "Data and pipelines are up to date." in project.run("dvc", "repro")
     for path in (
         "metrics/source.json",
         "metrics/data.json",
         "metrics/train/metrics.json",
+        "metrics/export.json",
         "metrics/eval/metrics.json",
     ):
         committed = _flat(json.loads((REPO / path).read_text()))

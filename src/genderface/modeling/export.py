@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from genderface.data.input_pipeline import batched, load_split
+from genderface.data.input_pipeline import batched, load_split, steps_per_epoch
 from genderface.data.shards import ShardInfo
 from genderface.decision import decide
 from genderface.errors import GenderfaceError
@@ -42,7 +42,9 @@ from genderface.params import ExportParams
 
 log = logging.getLogger("export")
 
-PARITY_TOLERANCE = 1e-4  # of a probability: float32 kernels summing in another order differ ~1e-7
+# Of a probability: far above float32 rounding (kernels summing in another order), far below
+# any change of the model a converter could make.
+PARITY_TOLERANCE = 1e-4
 BATCH_SIZE = 64
 SPLIT = "validation"
 
@@ -103,12 +105,12 @@ def validation_outputs(
 ) -> ValidationOutputs:
     """Every model over the same batches of the validation split."""
     info = ShardInfo.read(shards_dir)
-    batches = batched(load_split(shards_dir, SPLIT, info), BATCH_SIZE)
+    split = load_split(shards_dir, SPLIT, info)
+    batches, steps = batched(split, BATCH_SIZE), steps_per_epoch(split, BATCH_SIZE)
     forward = forward_pass(model)
     runners = {name: LiteModel(content) for name, content in files.items()}
     labels, scores = [], []
     exported: dict[str, list[np.ndarray]] = {name: [] for name in files}
-    steps = -(-info.size(SPLIT) // BATCH_SIZE)
     for images, batch_labels in tqdm(batches, desc="parity", unit="batch", total=steps):
         pixels = images.numpy()
         labels.append(batch_labels.numpy().astype(int))
