@@ -301,6 +301,18 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def exported_model(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """trained_model converted as the export stage converts it: model.tflite + model.json."""
+    from genderface.modeling.export import convert
+    from genderface.modeling.model_file import load_classifier
+
+    folder = tmp_path_factory.mktemp("exported")
+    (folder / "model.tflite").write_bytes(convert(load_classifier(trained_model).model))
+    shutil.copy(trained_model.with_suffix(".json"), folder / "model.json")
+    return folder / "model.tflite"
+
+
+@pytest.fixture(scope="session")
 def reproduced_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """The project with tiny params, `dvc repro` run and everything committed: copy, don't touch.
 

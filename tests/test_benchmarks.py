@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, write_faces
+from tests.conftest import REPO, require_sample, write_faces
 
 NUMBER = r"(-?\d+(?:\.\d+)?)"
 TINY = [
@@ -162,3 +162,21 @@ def test_pipeline_prints_the_wall_times(tmp_path: Path) -> None:
     for row in rows:
         assert figures(rf"^{re.escape(row)}\s+{NUMBER}  <", output)[0] > 0
     assert figures(rf"^sample test scores: accuracy {NUMBER}, ", output)[0] <= 1
+
+
+@pytest.mark.slow  # starts `genderface predict` eight times, four of them with TensorFlow
+def test_predict_benchmark_times_both_paths_at_a_tiny_size():
+    sample = require_sample()
+    command = [sys.executable, str(REPO / "benchmarks" / "predict.py"), "--sample", str(sample)]
+    tiny = ["--images", "6", "--runs", "1", "--image-size", "32"]
+    run = subprocess.run([*command, *tiny], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert re.fullmatch(
+        r"    Keras \(\.keras\) [\d.]+ s, LiteRT \(\.tflite\) [\d.]+ s: Keras/LiteRT [\d.]+x",
+        lines[1],
+    ), lines
+    rate = r"[\d.]+ img/s \([\d.]+ s\)"
+    folder = rf"Keras {rate}, LiteRT {rate}: LiteRT/Keras [\d.]+x; same label 6/6"
+    assert re.fullmatch(rf"    whole image: {folder}", lines[3]), lines
+    assert re.fullmatch(rf"    --crop-face: {folder}", lines[4]), lines

@@ -69,6 +69,7 @@ def test_path_parameters_are_dependencies_of_the_stages_that_read_them():
         "split": set(),
         "preprocess": set(),
         "train": {"model.weights_file"},
+        "export": set(),
         "evaluate": {"evaluate.external"},
     }
     params = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -447,12 +447,13 @@ def _predict(model: Path, image: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.parametrize("kind", ["keras", "tflite"])
 @pytest.mark.parametrize("case", ["missing", "truncated", "sidecar-missing", "sidecar-broken"])
-def test_predict_with_a_bad_model(trained_model, tmp_path, case):
+def test_predict_with_a_bad_model(trained_model, exported_model, tmp_path, case, kind):
     image = write_faces(tmp_path / "images", per_class=1) / "faces" / "man" / "man_0.jpg"
     models = tmp_path / "models"
-    shutil.copytree(trained_model.parent, models)
-    model = models / "model.keras"
+    shutil.copytree((trained_model if kind == "keras" else exported_model).parent, models)
+    model = models / f"model.{kind}"
     expected = f"{model}: cannot load the model (ValueError); rebuild it with dvc repro"
     if case == "missing":
         model.unlink()

@@ -4,14 +4,19 @@ import ast
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from genderface.commands.predict import load_labeller, predict_paths
+from genderface.data.faces import load_framed
+from genderface.data.framing import Framing
 from genderface.data.shards import ShardInfo
 from genderface.evaluation.external import evaluate_folder
-from genderface.evaluation.files import Failure, Scored, score_files
+from genderface.evaluation.files import Failure, Scored, score_files, whole_image
 from genderface.evaluation.scoring import Scoring
+from genderface.modeling.export import PARITY_TOLERANCE
 from genderface.modeling.forward import forward_pass
 from genderface.modeling.model_file import load_classifier
 
@@ -95,3 +100,35 @@ def test_score_files_keeps_order_across_batches_with_failures(trained_model, tmp
     for batched, single in zip(together, alone, strict=True):
         if isinstance(batched, Scored):
             assert np.isclose(batched.probability, single.probability, atol=1e-5)
+
+
+def test_litert_and_keras_label_the_same_files_the_same_way(
+    trained_model, exported_model, fairface, tmp_path
+):
+    """predict's two paths (models/model.tflite on LiteRT, the default; model.keras on Keras,
+    as evaluate.external scores files) on the same files, whole and through the face crop: the
+    same labels, and probabilities within the export stage's parity tolerance."""
+    folder = _folder(tmp_path / "images")
+    faces = (
+        sorted((fairface / "woman").glob("*.jpg"))[:2]
+        + sorted((fairface / "man").glob("*.jpg"))[:2]
+    )
+    paths = sorted(p for p in folder.rglob("*") if p.is_file()) + faces
+    for loader in (whole_image, partial(load_framed, framing=Framing("face", 0.2))):
+        keras_results, lite_results = (
+            list(predict_paths(load_labeller(model), paths, batch_size=4, loader=loader))
+            for model in (trained_model, exported_model)
+        )
+        assert [type(r) for r in lite_results] == [type(r) for r in keras_results]
+        labelled = [
+            (k, lite)
+            for k, lite in zip(keras_results, lite_results, strict=True)
+            if not isinstance(k, Failure)
+        ]
+        assert len(labelled) == 14
+        for k, lite in labelled:
+            assert (lite.path, lite.label, lite.face) == (k.path, k.label, k.face)
+            if k.probability is not None:  # None: no face found, by both paths alike
+                assert abs(lite.probability - k.probability) <= PARITY_TOLERANCE
+        probabilities = {k.probability for k, _ in labelled if k.probability is not None}
+        assert len(probabilities) > 1, "real probabilities compared, whole and on faces"

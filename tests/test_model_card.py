@@ -147,3 +147,42 @@ def test_card_states_the_framing_the_model_expects_and_the_no_face_counts():
     assert "| split | man: no face found | woman: no face found |" in card
     assert "| train | 4 | 5 |" in card and "| test | 0 | 1 |" in card
     assert "| validation | 0 | 0 |" in card
+
+
+EXPORT = {
+    "file": "models/model.tflite",
+    "bytes": 59_395_232,
+    "split": "validation",
+    "images": 294,
+    "threshold": 0.42,
+    "parity": {"max_abs_difference": 2.98e-07, "labels_changed": 0},
+}
+
+
+def test_card_lists_the_exported_files_and_their_check():
+    card = _render(Report(INFO, _evaluation(), [], None, WHOLE), None, EXPORT)
+    assert "## Exported model" in card
+    assert "`genderface predict` runs `models/model.tflite` on LiteRT" in card
+    assert "scored both on the 294 validation images" in card
+    assert "| `models/model.tflite` | 59.4 MB | 3e-07 | 0 | - |" in card
+    assert "smaller model" not in card
+    interval = {"estimate": 0.75, "low": 0.7, "high": 0.8}
+    quantized = {
+        "quantize": "dynamic",
+        "file": "models/quantized/model-dynamic.tflite",
+        "bytes": 14_924_712,
+        "parity": {"max_abs_difference": 0.0046, "labels_changed": 3},
+        "agreement": 0.9898,
+        "balanced_accuracy": interval,
+        "float_balanced_accuracy": {**interval, "estimate": 0.76},
+        "balanced_accuracy_difference": {"estimate": -0.01, "low": -0.02, "high": 0.0, "p": 0.2},
+    }
+    card = _render(
+        Report(INFO, _evaluation(), [], None, WHOLE), None, EXPORT | {"quantized": quantized}
+    )
+    assert "(`export.quantize: dynamic`) labels 99.0% of them as the float model does" in card
+    assert (
+        "| `models/quantized/model-dynamic.tflite` (dynamic) | 14.9 MB | 0.0046 | 3 | "
+        "0.750 (0.700 - 0.800) against 0.760 (0.700 - 0.800) |"
+    ) in card
+    assert "Exported model" not in _render(Report(INFO, _evaluation(), [], None, WHOLE), None)

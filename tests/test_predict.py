@@ -2,6 +2,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -190,3 +191,72 @@ def test_verbose_sets_the_traceback_switch(trained_model, images, monkeypatch):
     assert "GENDERFACE_VERBOSE" not in os.environ
     assert runner.invoke(app, ["--verbose", *args]).exit_code == 0
     assert os.environ["GENDERFACE_VERBOSE"] == "1"
+
+
+def test_the_default_model_is_the_exported_one(exported_model, images, tmp_path, monkeypatch):
+    """Without --model, predict runs models/model.tflite (the export stage's) on LiteRT."""
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    for name in ("model.tflite", "model.json"):
+        shutil.copy(exported_model.with_name(name), project / "models" / name)
+    image = str(images["jpeg"])
+    explicit = runner.invoke(
+        app, ["predict", "--format", "json", "--model", str(exported_model), image]
+    )
+    monkeypatch.chdir(project)
+    default = runner.invoke(app, ["predict", "--format", "json", image])
+    assert default.exit_code == explicit.exit_code == 0, default.output + explicit.output
+    assert default.stdout == explicit.stdout
+    (project / "models" / "model.tflite").unlink()
+    missing = runner.invoke(app, ["predict", image])
+    assert missing.exit_code == 1
+    assert missing.stderr.splitlines() == [
+        "error: models/model.tflite: model file not found; run `dvc repro` first"
+    ]
+
+
+def test_a_model_file_of_another_kind_is_one_line(images, tmp_path):
+    model = tmp_path / "model.h5"
+    model.write_bytes(b"weights")
+    result = runner.invoke(app, ["predict", "--model", str(model), str(images["jpeg"])])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"error: {model}: not a model file (expected .tflite or .keras); the pipeline writes "
+        "models/model.tflite and models/model.keras"
+    ]
+
+
+HEAVY = ("tensorflow", "keras", "dvc", "dvclive", "sklearn", "pandas", "scipy", "matplotlib")
+"""What the light install (requirements-predict.txt) leaves out."""
+
+
+def _modules_after_predict(*args: str) -> tuple[str, set[str]]:
+    """Run `genderface predict ARGS` in a fresh interpreter, through the console script's own
+    entry point; its stdout and the top-level modules loaded by then."""
+    code = (
+        "import json, sys\n"
+        "from genderface.commands.cli import app\n"
+        "try:\n"
+        f"    app({['predict', *args]!r})\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    *output, modules = run.stdout.splitlines()
+    return "\n".join(output), set(json.loads(modules))
+
+
+def test_predict_on_the_exported_model_imports_no_tensorflow_keras_or_dvc(
+    exported_model, trained_model, images
+):
+    image = str(images["jpeg"])
+    for crop in ([], ["--crop-face"]):
+        output, modules = _modules_after_predict("--model", str(exported_model), *crop, image)
+        assert output.splitlines()[1].startswith(f"{image} ")  # it did label the image
+        assert "ai_edge_litert" in modules
+        assert not modules & set(HEAVY), modules & set(HEAVY)
+    # the probe sees TensorFlow when it is there: the .keras model still goes through Keras
+    _, modules = _modules_after_predict("--model", str(trained_model), image)
+    assert {"tensorflow", "keras"} <= modules

@@ -28,6 +28,7 @@ CACHED_OUTPUTS = (
     "data/shards",
     "models/model.keras",
     "models/model.json",
+    "models/model.tflite",
 )
 
 

@@ -31,3 +31,15 @@ def test_retraining_writes_the_same_model_bytes_and_leaves_dvc_lock_unchanged(
     assert project.run("git", "status", "--porcelain") == ""
     weights = sum(np.asarray(w).nbytes for w in load_classifier(model).model.weights)
     assert abs(model.stat().st_size - weights) < 0.05 * weights, "weights only, no optimizer"
+
+
+def test_re_exporting_writes_the_same_tflite_bytes_and_leaves_git_clean(
+    tmp_path, reproduced_project
+):
+    project = Project(tmp_path, template=reproduced_project)
+    exported = tmp_path / "models/model.tflite"
+    before = _md5(exported)
+    assert "Running stage 'export'" in project.run("dvc", "repro", "-f", "-s", "export")
+    assert _md5(exported) == before
+    assert "Data and pipelines are up to date." in project.run("dvc", "repro")
+    assert project.run("git", "status", "--porcelain") == ""

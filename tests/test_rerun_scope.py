@@ -1,5 +1,6 @@
 """What `dvc repro` reruns after a change, on the tiny demo project (no download, never skips)."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def test_changing_an_evaluate_param_reruns_only_evaluate(project):
 def test_changing_the_split_seed_reruns_split_and_everything_after(project):
     before = (project.root / "data/split/manifest.csv").read_bytes()
     project.set_params(**{"split.seed": 7})
-    assert project.repro() == ["split", "preprocess", "train", "evaluate"]
+    assert project.repro() == ["split", "preprocess", "train", "export", "evaluate"]
     assert (project.root / "data/split/manifest.csv").read_bytes() != before
 
 
@@ -43,7 +44,8 @@ def _evaluate_and_predict_files() -> list[str]:
 
 def test_editing_evaluation_reporting_card_or_predict_code_never_retrains(project):
     """Rewording a plot title, the card, a score or predict must not retrain the model: after
-    each edit, `dvc status` shows evaluate stale, or nothing (code no stage runs)."""
+    each edit, `dvc status` shows evaluate stale (and export, for the bootstrap it shares), or
+    nothing (code no stage runs)."""
     files = _evaluate_and_predict_files()
     assert {"src/genderface/commands/predict.py", "src/genderface/evaluation/model_card.py"} <= set(
         files
@@ -56,9 +58,22 @@ def test_editing_evaluation_reporting_card_or_predict_code_never_retrains(projec
         path.write_text(f"{original}\n{comment}\n")
         stale[module] = project.changed()
         path.write_text(original)
-    assert all(changed <= {"evaluate"} for changed in stale.values()), stale
+    assert all(changed <= {"export", "evaluate"} for changed in stale.values()), stale
     assert stale["src/genderface/evaluation/reporting.py"] == {"evaluate"}
+    assert stale["src/genderface/evaluation/stats.py"] == {"export", "evaluate"}
     assert stale["src/genderface/commands/predict.py"] == set()
+
+
+def test_editing_export_code_reruns_export_alone(project):
+    """Export checks the model it converts; evaluate follows only if what export writes changes,
+    and the same model converts to the same bytes."""
+    exported = project.root / "models/model.tflite"
+    before = hashlib.sha256(exported.read_bytes()).hexdigest()
+    path = project.root / "src/genderface/modeling/litert_model.py"
+    path.write_text(path.read_text() + "\n# reworded\n")
+    assert project.changed() == {"export"}
+    assert project.repro() == ["export"]
+    assert hashlib.sha256(exported.read_bytes()).hexdigest() == before
 
 
 def test_editing_training_code_changes_train_alone(project):

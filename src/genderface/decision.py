@@ -10,7 +10,6 @@
 from collections.abc import Mapping
 
 import numpy as np
-from sklearn.metrics import roc_curve
 
 
 def decide(probability: np.ndarray | float, threshold: float) -> np.ndarray:
@@ -31,6 +30,8 @@ def choose_threshold(y_true: np.ndarray, y_prob: np.ndarray) -> float:
     With 65% of one class, 0.5 on a class-weighted model is rarely the best operating point, and
     choosing it on test would flatter the test scores.
     """
+    from sklearn.metrics import roc_curve  # here: predict's light install has no scikit-learn
+
     fpr, tpr, thresholds = roc_curve(y_true, y_prob)
     best = int(np.argmax(tpr - fpr))
     return float(np.clip(thresholds[best], 0.0, 1.0))

@@ -7,10 +7,12 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from genderface.errors import GenderfaceError
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a table is used: predict's light install has none
 
 
 def _remove(path: Path) -> None:
@@ -61,18 +63,20 @@ def write_json(path: Path, data: object) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def write_csv(path: Path, frame: pd.DataFrame) -> None:
+def write_csv(path: Path, frame: "pd.DataFrame") -> None:
     """CSV, atomically, with fixed line endings: the same table is the same bytes on every OS."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, lineterminator="\n")
 
 
-def parse_csv(source: Path | io.BytesIO) -> pd.DataFrame:
+def parse_csv(source: Path | io.BytesIO) -> "pd.DataFrame":
     """Every column as text: hashes and paths must not be parsed as numbers or NaN."""
+    import pandas as pd
+
     return pd.read_csv(source, dtype=str, keep_default_na=False)
 
 
-def read_csv(path: Path, stage: str) -> pd.DataFrame:
+def read_csv(path: Path, stage: str) -> "pd.DataFrame":
     """A pipeline table (parse_csv); a missing file names the stage that writes it."""
     if not path.is_file():
         raise GenderfaceError(f"{path}: not found; run `dvc repro {stage}` first")

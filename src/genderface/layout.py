@@ -9,6 +9,9 @@ CHECKS = Path("data/validate/files.csv")
 MANIFEST = Path("data/split/manifest.csv")
 SHARDS_DIR = Path("data/shards")
 MODEL = Path("models/model.keras")
+TFLITE_MODEL = Path("models/model.tflite")  # the export stage's conversion of MODEL; predict's
+QUANTIZED_DIR = Path("models/quantized")  # export.quantize's smaller model, with its sidecar
+EXPORT_METRICS = Path("metrics/export.json")
 TRAIN_BACKUP = Path("data/train-backup")
 SOURCE_METRICS = Path("metrics/source.json")
 DATA_METRICS = Path("metrics/data.json")
@@ -21,8 +24,14 @@ SHARD_META = "meta.json"
 
 
 def model_meta(model: Path) -> Path:
-    """The sidecar of a model file (class names, threshold): models/model.keras -> model.json."""
+    """The sidecar of a model file (class names, threshold): models/model.keras (and
+    models/model.tflite) -> model.json."""
     return model.with_suffix(".json")
+
+
+def quantized_model(quantize: str) -> Path:
+    """Where export.quantize's model goes: models/quantized/model-<quantize>.tflite."""
+    return QUANTIZED_DIR / f"model-{quantize}.tflite"
 
 
 def shard_name(split: str, index: int, count: int) -> str:

@@ -191,12 +191,23 @@ class EvaluateParams(_Section):
         return None if external == NO_INPUT else external
 
 
+class ExportParams(_Section):
+    """models/model.tflite is always written; quantize adds a smaller model beside it."""
+
+    quantize: Literal["none", "float16", "dynamic"] = Field(
+        description="none | float16 (weights) | dynamic (int8 weights): models/quantized/"
+    )
+    bootstrap: int = Field(ge=100, le=100_000, description="resamples for the quantized model's")
+    seed: int = Field(ge=0, description="of the bootstrap")
+
+
 class Params(_Section):
     data: DataParams
     split: SplitParams
     preprocess: PreprocessParams
     model: ModelParams
     train: TrainParams
+    export: ExportParams
     evaluate: EvaluateParams
 
 

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from genderface.commands.plots import DEFAULT_OUT
 from genderface.errors import VERBOSE_FLAG, run_main, set_verbose
-from genderface.layout import MODEL
+from genderface.layout import TFLITE_MODEL
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -50,23 +50,20 @@ def _label(
 ) -> None:
     """predict's work; crop_face and margin None: the model's framing."""
     from genderface.commands.predict import (
-        Labeller,
         Printer,
         chosen_framing,
         expand_inputs,
+        load_labeller,
         predict_paths,
     )
     from genderface.data.faces import load_framed
     from genderface.evaluation.files import Failure
-    from genderface.modeling.forward import forward_pass  # TensorFlow: quiet.py
-    from genderface.modeling.model_file import load_classifier
 
-    classifier = load_classifier(model)
-    labeller = Labeller(forward_pass(classifier.model), classifier.image_size, classifier.info)
-    framing = chosen_framing(classifier.info.framing, crop_face, margin)
+    labeller = load_labeller(model)
+    framing = chosen_framing(labeller.info.framing, crop_face, margin)
     loader = partial(load_framed, framing=framing)
     files = expand_inputs(paths)
-    printer = Printer(output.value, classifier.classes[1], framing.crops)
+    printer = Printer(output.value, labeller.info.classes[1], framing.crops)
     failed = 0
     show = progress and len(files) >= PROGRESS_MIN_FILES
     results = predict_paths(labeller, files, threshold, batch_size, loader)
@@ -88,7 +85,13 @@ def predict(
         list[str],
         typer.Argument(help="Image files, folders (searched recursively) or glob patterns."),
     ],
-    model: Annotated[Path, typer.Option(help="Trained model.")] = MODEL,
+    model: Annotated[
+        Path,
+        typer.Option(
+            help="Trained model: .tflite runs on LiteRT (no TensorFlow); .keras on Keras, slower "
+            "to start."
+        ),
+    ] = TFLITE_MODEL,
     output: Annotated[
         Format,
         typer.Option(

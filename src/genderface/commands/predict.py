@@ -1,4 +1,9 @@
-"""`genderface predict`: label image files with a trained model, and print the labels."""
+"""`genderface predict`: label image files with a trained model, and print the labels.
+
+The model is models/model.tflite on LiteRT by default: no TensorFlow, Keras or DVC is imported,
+so one image takes about a second and the command runs from the light install
+(requirements-predict.txt). A .keras model still works, through Keras and TensorFlow.
+"""
 
 import csv
 import glob
@@ -15,6 +20,7 @@ from genderface.data.faces import NONE
 from genderface.data.folders import files_under
 from genderface.data.framing import FACE, WHOLE, Framing
 from genderface.decision import decide
+from genderface.errors import GenderfaceError
 from genderface.evaluation.files import Failure, Forward, Loader, score_files, whole_image
 from genderface.modeling.model_info import ModelInfo
 
@@ -73,6 +79,27 @@ class Labeller:
     forward: Forward
     size: int
     info: ModelInfo
+
+
+def load_labeller(model: Path) -> Labeller:
+    """The model file as a Labeller, by its suffix: .tflite runs on LiteRT, .keras on Keras (and
+    TensorFlow, imported only then). Both take the same pixels and give the same probabilities
+    within the export stage's parity (metrics/export.json)."""
+    if model.suffix == ".tflite":
+        from genderface.modeling.litert_model import load_lite_classifier
+
+        lite = load_lite_classifier(model)
+        return Labeller(lite.model, lite.image_size, lite.info)
+    if model.suffix == ".keras":
+        from genderface.modeling.forward import forward_pass  # TensorFlow: quiet.py
+        from genderface.modeling.model_file import load_classifier
+
+        classifier = load_classifier(model)
+        return Labeller(forward_pass(classifier.model), classifier.image_size, classifier.info)
+    raise GenderfaceError(
+        f"{model}: not a model file (expected .tflite or .keras); the pipeline writes "
+        "models/model.tflite and models/model.keras"
+    )
 
 
 def predict_paths(

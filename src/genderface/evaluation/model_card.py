@@ -138,9 +138,51 @@ def _provenance_table(provenance: dict) -> str:
     return _markdown(rows, ["trained with", "value"])
 
 
-def render(report: Report, source: dict | None) -> str:
-    """The model card as Markdown. `source` is metrics/source.json (what the data was); the
-    report carries what made the model (its framing and provenance, from models/model.json)."""
+def _bounds(interval: dict[str, float]) -> str:
+    return f"{interval['estimate']:.3f} ({_interval(interval)})"
+
+
+def _export(export: dict | None) -> dict | None:
+    """The exported files (metrics/export.json) as a table: size and agreement with Keras."""
+    if export is None:
+        return None
+    parity = export["parity"]
+    rows = [
+        [
+            f"`{export['file']}`",
+            f"{export['bytes'] / 1e6:.1f} MB",
+            f"{parity['max_abs_difference']:.2g}",
+            f"{parity['labels_changed']}",
+            "-",
+        ]
+    ]
+    quantized = export.get("quantized")
+    if quantized:
+        q = quantized["parity"]
+        rows.append(
+            [
+                f"`{quantized['file']}` ({quantized['quantize']})",
+                f"{quantized['bytes'] / 1e6:.1f} MB",
+                f"{q['max_abs_difference']:.2g}",
+                f"{q['labels_changed']}",
+                f"{_bounds(quantized['balanced_accuracy'])} against "
+                f"{_bounds(quantized['float_balanced_accuracy'])}",
+            ]
+        )
+    headers = [
+        "file",
+        "size",
+        "largest probability difference",
+        "labels changed",
+        "balanced accuracy (95% interval) against the float model's",
+    ]
+    return {**export, "quantized": quantized, "table": _markdown(rows, headers)}
+
+
+def render(report: Report, source: dict | None, export: dict | None = None) -> str:
+    """The model card as Markdown. `source` is metrics/source.json (what the data was), `export`
+    metrics/export.json (the exported files and their check); the report carries what made the
+    model (its framing and provenance, from models/model.json)."""
     info = report.info
     train = info.counts["train"]
     total = sum(train.values())
@@ -165,4 +207,5 @@ def render(report: Report, source: dict | None) -> str:
         framing=report.model.framing,
         no_face_table=_no_face_table(info) if info.framing.crops else None,
         provenance=report.model.provenance and _provenance_table(report.model.provenance),
+        export=_export(export),
     )

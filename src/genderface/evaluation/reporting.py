@@ -150,4 +150,6 @@ def write_report(report: Report) -> None:
     wrong = int((report.test.y_pred != report.test.y_true).sum())
     save_png(mistakes_figure(report.mistakes, wrong), outputs.MISTAKES_GALLERY)
     source = json.loads(layout.SOURCE_METRICS.read_text())
-    write_text(outputs.MODEL_CARD, render(report, source))
+    exported = layout.EXPORT_METRICS  # the export stage's; absent when evaluate runs alone
+    export = json.loads(exported.read_text()) if exported.is_file() else None
+    write_text(outputs.MODEL_CARD, render(report, source, export))
