@@ -146,6 +146,9 @@ def tiny_params_dict(**overrides: object) -> dict:
     settings = {
         "data.image_size": 32,
         "data.demo": {"man": 26, "woman": 14, "size": 48, "seed": 0},
+        "train.recipe": "transfer",  # two phases, no warm-up: the recipe most tests exercise
+        "train.warmup_epochs": 0,
+        "model.batch_norm": False,
         "train.epochs": 1,
         "train.fine_tune_epochs": 1,
         "train.batch_size": 16,

@@ -129,3 +129,80 @@ def test_a_backup_from_other_params_or_shards_is_discarded(tmp_path, tiny_params
     assert not stale.resuming
     assert [p.name for p in (tmp_path / "backup").iterdir()] == ["state.json"], "old one gone"
     assert json.loads((tmp_path / "backup" / "state.json").read_text()) == {"fingerprint": changed}
+
+
+def _scratch(tiny_params, **train):
+    return tiny_params.model_copy(
+        update={
+            "model": tiny_params.model.model_copy(update={"batch_norm": True}),
+            "train": tiny_params.train.model_copy(update={"recipe": "auto", **train}),
+        }
+    )
+
+
+def test_weights_none_trains_every_layer_from_the_first_step(tmp_path, tiny_params):
+    """auto with random weights is the scratch recipe: one phase, no frozen layer, and every
+    convolution of every block moves."""
+    import keras
+
+    from genderface.modeling.model import build_model
+    from genderface.modeling.training import phases, train
+
+    params = _scratch(tiny_params)
+    assert params.recipe == "scratch" and phases(params) == ("scratch",)
+    cfg = params.train
+    keras.utils.set_random_seed(cfg.seed)
+    start = build_model(32, params.model, cfg.augment, cfg.seed, recipe="scratch")
+    assert all(layer.trainable for layer in start.get_layer("vgg16").layers)
+    classifier = train(params, demo_training_data(tmp_path, params), callbacks=[])
+    base = classifier.model.get_layer("vgg16")
+    assert all(layer.trainable for layer in base.layers)
+    convs = [layer.name for layer in base.layers if "_conv" in layer.name]
+    assert len(convs) == 13
+    for name in convs:
+        before = start.get_layer("vgg16").get_layer(name).kernel.numpy()
+        after = base.get_layer(name).kernel.numpy()
+        assert not np.allclose(before, after), f"{name} did not learn"
+
+
+def test_warm_up_then_cosine_per_step():
+    from genderface.modeling.training import learning_rate
+    from genderface.params import parse_params
+
+    from .conftest import tiny_params_dict
+
+    cfg = parse_params(tiny_params_dict(**{"train.warmup_epochs": 1, "train.epochs": 3})).train
+    schedule = learning_rate(cfg, "scratch", steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 20, 30)]
+    peak = cfg.learning_rate
+    assert rates == pytest.approx([0.0, peak / 2, peak, peak / 2, 0.0], abs=1e-9)
+    constant = cfg.model_copy(update={"lr_schedule": "constant"})
+    flat = learning_rate(constant, "scratch", steps_per_epoch=10)
+    assert [float(flat(step)) for step in (5, 10, 30)] == pytest.approx([peak / 2, peak, peak])
+
+
+@pytest.mark.slow
+def test_batch_norm_model_is_byte_reproducible_and_predicts_the_same_after_loading(
+    tmp_path, tiny_params
+):
+    import keras
+
+    from genderface.modeling.model_file import save_classifier
+    from genderface.modeling.training import train
+
+    params = _scratch(tiny_params, weight_decay=0.01, label_smoothing=0.1)
+    data = demo_training_data(tmp_path, params)
+    saved = []
+    for run in ("a", "b"):
+        keras.backend.clear_session()  # layer names restart, as in a new `dvc repro` process
+        path = tmp_path / run / "model.keras"
+        classifier = train(params, data, callbacks=[])
+        save_classifier(classifier, path)
+        saved.append(path)
+    assert saved[0].read_bytes() == saved[1].read_bytes()
+    assert any("_bn" in layer.name for layer in classifier.model.get_layer("vgg16").layers)
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
+    loaded = load_classifier(saved[0])
+    np.testing.assert_array_equal(
+        classifier.model.predict(pixels, verbose=0), loaded.model.predict(pixels, verbose=0)
+    )

@@ -111,6 +111,9 @@ class ModelParams(_Section):
     head_units: int = Field(ge=1)
     dropout: float = Field(ge=0, lt=1)
     l2: float = Field(ge=0)
+    batch_norm: bool = Field(
+        description="batch normalisation after every conv layer of VGG16 (weights none only)"
+    )
 
     @model_validator(mode="after")
     def _file_when_weights_is_file(self) -> "ModelParams":
@@ -119,6 +122,15 @@ class ModelParams(_Section):
         _path_read_when(
             selected, "model.weights is file", "model.weights_file", self.weights_file, what
         )
+        return self
+
+    @model_validator(mode="after")
+    def _batch_norm_from_scratch(self) -> "ModelParams":
+        if self.batch_norm and self.weights != "none":
+            raise ValueError(
+                f"batch_norm: VGG16's {self.weights} weights have no batch normalisation; "
+                "set batch_norm false, or weights none"
+            )
         return self
 
     @property
@@ -141,14 +153,23 @@ Switch = Literal["auto"] | bool
 Precision = Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"]
 
 
+Recipe = Literal["auto", "transfer", "scratch"]
+
+
 class TrainParams(_Section):
-    """Phase 1 trains the head on a frozen base (epochs, learning_rate); phase 2 fine-tunes."""
+    """The transfer recipe trains the head on a frozen base (epochs, learning_rate), then
+    fine-tunes the top blocks; the scratch recipe trains every layer at once (epochs,
+    learning_rate)."""
 
     seed: int = Field(ge=0)
     deterministic: bool
+    recipe: Recipe = Field(description="auto: scratch with model.weights none, else transfer")
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     learning_rate: float = Field(gt=0)
+    warmup_epochs: float = Field(ge=0, description="linear warm-up of each phase's rate")
+    weight_decay: float = Field(ge=0, lt=1, description="decoupled, as AdamW")
+    label_smoothing: float = Field(ge=0, lt=0.5)
     optimizer: Literal["adam", "sgd", "rmsprop"]
     class_weights: Literal["balanced", "none"]
     augment_head: bool
@@ -209,6 +230,22 @@ class Params(_Section):
     train: TrainParams
     export: ExportParams
     evaluate: EvaluateParams
+
+    @model_validator(mode="after")
+    def _scratch_from_random_weights(self) -> "Params":
+        if self.train.recipe == "scratch" and self.model.weights != "none":
+            raise ValueError(
+                f"train.recipe scratch starts from random weights, not model.weights "
+                f"{self.model.weights}; set train.recipe to auto or transfer"
+            )
+        return self
+
+    @property
+    def recipe(self) -> Literal["transfer", "scratch"]:
+        """train.recipe with auto resolved: nothing learned to transfer means from scratch."""
+        if self.train.recipe != "auto":
+            return self.train.recipe
+        return "scratch" if self.model.weights == "none" else "transfer"
 
 
 def parse_params(raw: object, origin: str = str(PARAMS_FILE)) -> Params:

@@ -6,6 +6,7 @@ training.
 """
 
 from pathlib import Path
+from typing import Literal
 
 import keras
 from keras import layers
@@ -60,6 +61,36 @@ def augmentation(params: AugmentParams, seed: int) -> keras.Sequential | None:
     return keras.Sequential(
         [RandomAugment(params.flip, *factors, seed=seed, name="random_augment")], name="augment"
     )
+
+
+VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+"""VGG16's conv blocks: filters and convolutions per block."""
+
+
+def vgg16_batch_norm(image_size: int, seed: int) -> keras.Model:
+    """VGG16's conv blocks with batch normalisation between each convolution and its ReLU.
+
+    Layer names follow keras.applications.VGG16 (block{b}_conv{c}, block{b}_pool), so fine-tuning
+    by block works alike. Normalised activations let every block learn at one learning rate from
+    random weights, which plain VGG16 does not (docs/training.md).
+    """
+    inputs = keras.Input((image_size, image_size, 3), name="input")
+    x = inputs
+    for block, (filters, convolutions) in enumerate(VGG16_BLOCKS, start=1):
+        for conv in range(1, convolutions + 1):
+            name = f"block{block}_conv{conv}"
+            x = layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                use_bias=False,
+                kernel_initializer=keras.initializers.HeNormal(seed=seed + 10 * block + conv),
+                name=name,
+            )(x)
+            x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    return keras.Model(inputs, x, name=BASE_NAME)
 
 
 def _load_base(image_size: int, weights: str) -> keras.Model:
@@ -122,20 +153,29 @@ def _build_head(feature_shape: tuple[int, ...], params: ModelParams, seed: int) 
 
 
 def build_model(
-    image_size: int, params: ModelParams, augment: AugmentParams, seed: int
+    image_size: int,
+    params: ModelParams,
+    augment: AugmentParams,
+    seed: int,
+    recipe: Literal["transfer", "scratch"] = "transfer",
 ) -> keras.Model:
-    """Pixels -> augmentation -> VGG16 preprocessing -> frozen VGG16 (include_top=False) -> head.
+    """Pixels -> augmentation -> VGG16 preprocessing -> VGG16 (include_top=False) -> head.
 
-    The base is called with training=False, so it stays in inference mode after it is unfrozen
-    for fine-tuning (the keras-io transfer-learning recipe).
+    Transfer: the base is frozen and called with training=False, so it stays in inference mode
+    after it is unfrozen for fine-tuning (the keras-io transfer-learning recipe). Scratch: every
+    layer trains from the start, batch normalisation included.
     """
-    base = _load_base(image_size, params.vgg16_weights)
-    base.trainable = False
+    if params.batch_norm:
+        base = vgg16_batch_norm(image_size, seed)
+    else:
+        base = _load_base(image_size, params.vgg16_weights)
+    transfer = recipe == "transfer"
+    base.trainable = not transfer
     inputs = keras.Input((image_size, image_size, 3), name="pixels")
     augment_layers = augmentation(augment, seed)
     x = augment_layers(inputs) if augment_layers else inputs
     x = VGG16Preprocess(name="vgg16_preprocess")(x)
-    x = base(x, training=False)
+    x = base(x, training=False) if transfer else base(x)
     outputs = _build_head(base.output_shape[1:], params, seed)(x)
     return keras.Model(inputs, outputs, name="genderface_vgg16")
 

@@ -27,7 +27,8 @@ from genderface.params import Params
 
 log = logging.getLogger("train")
 
-PHASES = ("head", "fine_tune")
+PHASES = ("head", "fine_tune", "scratch")
+"""Every phase a recipe can run: transfer runs head then fine_tune, scratch runs scratch."""
 _STATE = "state.json"
 
 

@@ -1,9 +1,12 @@
-"""Training in two phases: the head on a frozen VGG16, then the top conv blocks fine-tuned.
+"""Training by one of two recipes: transfer (two phases) or scratch (one phase, every layer).
 
+Transfer, for ImageNet or file weights:
 Phase 1 trains only the head. Without augmentation its input never changes, so the frozen base's
 features are computed once per split (the bottleneck cache) and the head trains on them, which
 makes a phase-1 epoch far cheaper than a pass through VGG16 (benchmarks/bottleneck_cache.py).
 Phase 2 unfreezes `train.fine_tune_blocks` conv blocks at a lower learning rate, with augmentation.
+Scratch, for random weights (nothing learned to transfer): every layer trains from the first
+step, after a linear warm-up of the learning rate.
 Each phase stops early on validation loss and keeps its best weights; the resume state
 (resume.py) lets a killed run continue from its last completed epoch to the same model.
 """
@@ -29,7 +32,7 @@ from genderface.modeling.model import (
 from genderface.modeling.model_file import Classifier, float32_model
 from genderface.modeling.model_info import ModelInfo
 from genderface.modeling.provenance import provenance
-from genderface.modeling.resume import PHASES, Backup, ResumableEarlyStopping
+from genderface.modeling.resume import Backup, ResumableEarlyStopping
 from genderface.params import Params, TrainParams
 
 log = logging.getLogger("train")
@@ -50,23 +53,39 @@ def class_weights(classes: list[str], counts: dict[str, int], mode: str) -> dict
     return {i: float(w) for i, w in enumerate(weights)}
 
 
+def phases(params: Params) -> tuple[str, ...]:
+    """The phases the recipe runs, in order (names as in resume.PHASES)."""
+    cfg = params.train
+    if params.recipe == "scratch":
+        return ("scratch",)
+    return ("head", "fine_tune") if cfg.fine_tune_blocks and cfg.fine_tune_epochs else ("head",)
+
+
 def phase_budget(cfg: TrainParams, phase: str) -> tuple[float, int]:
-    """A phase's starting learning rate and its most epochs."""
-    if phase == "head":
-        return cfg.learning_rate, cfg.epochs
-    return cfg.fine_tune_learning_rate, cfg.fine_tune_epochs
+    """A phase's peak learning rate and its most epochs."""
+    if phase == "fine_tune":
+        return cfg.fine_tune_learning_rate, cfg.fine_tune_epochs
+    return cfg.learning_rate, cfg.epochs
 
 
 def learning_rate(cfg: TrainParams, phase: str, steps_per_epoch: int) -> float | object:
-    """The phase's rate: constant, or Keras' cosine decay over the phase's most steps.
+    """The phase's rate: a linear warm-up over train.warmup_epochs, then constant or Keras'
+    cosine decay over the rest of the phase's most steps.
 
     The schedule reads the optimizer's step count, which the resume state restores, so a
     resumed phase continues the same curve.
     """
-    base, epochs = phase_budget(cfg, phase)
-    if cfg.lr_schedule == "constant":
-        return base
-    return keras.optimizers.schedules.CosineDecay(base, decay_steps=epochs * steps_per_epoch)
+    peak, epochs = phase_budget(cfg, phase)
+    warmup = round(cfg.warmup_epochs * steps_per_epoch)
+    if not warmup and cfg.lr_schedule == "constant":
+        return peak
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else peak,
+        decay_steps=max(epochs * steps_per_epoch - warmup, 1),
+        alpha=1.0 if cfg.lr_schedule == "constant" else 0.0,  # alpha 1: no decay
+        warmup_target=peak if warmup else None,
+        warmup_steps=warmup,
+    )
 
 
 class LogLearningRate(keras.callbacks.Callback):
@@ -110,8 +129,10 @@ def _fit_phase(
     rate = learning_rate(cfg, phase.name, steps)
     with devices.strategy.scope():
         phase.model.compile(
-            optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=rate),
-            loss=keras.losses.BinaryCrossentropy(),
+            optimizer=OPTIMIZERS[cfg.optimizer](
+                learning_rate=rate, weight_decay=cfg.weight_decay or None
+            ),
+            loss=keras.losses.BinaryCrossentropy(label_smoothing=cfg.label_smoothing),
             metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
             jit_compile=devices.jit_compile,
         )
@@ -179,7 +200,7 @@ def train(
     backup: Backup | None = None,
     devices: Devices | None = None,
 ) -> Classifier:
-    """Both phases, then the decision threshold chosen on validation; the classifier records
+    """The recipe's phases, then the decision threshold chosen on validation; the classifier records
     what made it (provenance).
 
     Seeds come from train.seed; with train.deterministic, TensorFlow's ops are deterministic too,
@@ -195,9 +216,11 @@ def train(
             log.warning("XLA stays off: Keras disables jit_compile under op determinism")
     weights = class_weights(data.info.classes, data.info.counts["train"], cfg.class_weights)
     with precision(devices.dtype_policy), devices.strategy.scope():
-        model = build_model(data.info.image_size, params.model, cfg.augment, cfg.seed)
+        model = build_model(
+            data.info.image_size, params.model, cfg.augment, cfg.seed, recipe=params.recipe
+        )
     epoch = 0
-    for name in PHASES if cfg.fine_tune_blocks and cfg.fine_tune_epochs else PHASES[:1]:
+    for name in phases(params):
         if name == "fine_tune":
             log.info("phase 2: fine-tuning VGG16's top %d conv block(s)", cfg.fine_tune_blocks)
             with devices.strategy.scope():
