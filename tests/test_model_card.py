@@ -107,6 +107,7 @@ def test_card_states_what_made_the_model():
     provenance = {
         "versions": {"dvc": "3.1", "keras": "3.2", "python": "3.12.1", "tensorflow": "2.3"},
         "devices": {"kind": "GPU", "count": 2},
+        "recipe": "transfer",
         "mixed_precision": "mixed_float16",
         "xla": True,
         "deterministic": False,
@@ -120,6 +121,7 @@ def test_card_states_what_made_the_model():
         "| keras version | 3.2 |",
         "| dvc version | 3.1 |",
         "| devices | 2 x GPU |",
+        "| recipe (train.recipe) | transfer |",
         "| mixed precision (dtype policy) | mixed_float16 |",
         "| XLA (jit_compile) | on |",
         "| TensorFlow op determinism | off |",

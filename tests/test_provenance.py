@@ -15,7 +15,7 @@ from genderface.modeling.provenance import provenance
 def test_records_versions_devices_and_resolved_settings(tiny_params):
     cfg = tiny_params.train
     devices = resolve_devices(cfg)
-    record = provenance(devices, cfg)
+    record = provenance(devices, cfg, "scratch")
     assert record == {
         "versions": {
             "python": platform.python_version(),
@@ -24,12 +24,15 @@ def test_records_versions_devices_and_resolved_settings(tiny_params):
             "dvc": version("dvc"),
         },
         "devices": {"kind": "CPU", "count": 1},
+        "recipe": "scratch",
         "mixed_precision": devices.dtype_policy,  # what auto resolved to on this machine
         "xla": False,
         "deterministic": True,
     }
     assert devices.dtype_policy in {"float32", "mixed_bfloat16"}  # auto on a CPU
-    assert provenance(resolve_devices(cfg), cfg) == record, "the same machine, the same record"
+    assert provenance(resolve_devices(cfg), cfg, "scratch") == record, (
+        "the same machine, the same record"
+    )
     text = json.dumps(record)
     assert socket.gethostname() not in text
 
@@ -39,8 +42,10 @@ def test_xla_is_what_took_effect_and_precision_the_policy(tiny_params):
     forced = Devices(strategy=strategy, dtype_policy="mixed_float16", jit_compile=True)
     deterministic = tiny_params.train
     fast = deterministic.model_copy(update={"deterministic": False})
-    assert provenance(forced, deterministic)["xla"] is False, "Keras drops XLA under determinism"
-    record = provenance(forced, fast)
+    assert provenance(forced, deterministic, "transfer")["xla"] is False, (
+        "Keras drops XLA under determinism"
+    )
+    record = provenance(forced, fast, "transfer")
     assert record["xla"] is True
     assert record["deterministic"] is False
     assert record["mixed_precision"] == "mixed_float16"

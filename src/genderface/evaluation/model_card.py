@@ -131,6 +131,7 @@ def _provenance_table(provenance: dict) -> str:
     rows = [
         *([f"{name} version", versions[name]] for name in sorted(versions)),
         ["devices", f"{devices['count']} x {devices['kind']}"],
+        ["recipe (train.recipe)", provenance["recipe"]],
         ["mixed precision (dtype policy)", provenance["mixed_precision"]],
         ["XLA (jit_compile)", "on" if provenance["xla"] else "off"],
         ["TensorFlow op determinism", "on" if provenance["deterministic"] else "off"],

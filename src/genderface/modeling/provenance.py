@@ -15,8 +15,8 @@ from genderface.modeling.devices import Devices
 from genderface.params import TrainParams
 
 
-def provenance(devices: Devices, params: TrainParams) -> dict:
-    """The versions, devices and resolved precision, XLA and determinism of a training run.
+def provenance(devices: Devices, params: TrainParams, recipe: str) -> dict:
+    """The versions, devices, recipe and resolved precision, XLA and determinism of a training run.
 
     XLA is what took effect: Keras turns jit_compile off under op determinism.
     """
@@ -32,6 +32,7 @@ def provenance(devices: Devices, params: TrainParams) -> dict:
             "kind": "GPU" if gpus else "CPU",
             "count": int(devices.strategy.num_replicas_in_sync),
         },
+        "recipe": recipe,
         "mixed_precision": devices.dtype_policy,
         "xla": devices.jit_compile and not params.deterministic,
         "deterministic": params.deterministic,

@@ -239,7 +239,8 @@ def train(
             backup.finish(name, model, epoch)
     model = float32_model(model)  # what is saved, scored and used by predict (model_file.py)
     threshold = _threshold(model, data, cfg)
-    info = ModelInfo(data.info.classes, threshold, data.info.framing, provenance(devices, cfg))
+    made = provenance(devices, cfg, params.recipe)
+    info = ModelInfo(data.info.classes, threshold, data.info.framing, made)
     return Classifier(model, info)
 
 
