@@ -87,7 +87,7 @@ def vgg16_batch_norm(image_size: int, seed: int) -> keras.Model:
                 kernel_initializer=keras.initializers.HeNormal(seed=seed + 10 * block + conv),
                 name=name,
             )(x)
-            x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"block{block}_bn{conv}")(x)
             x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
         x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
     return keras.Model(inputs, x, name=BASE_NAME)
