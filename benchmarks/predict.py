@@ -47,6 +47,7 @@ def build_models(folder: Path, image_size: int) -> dict[str, Path]:
     """model.keras and model.tflite (with model.json) of one untrained model."""
     sys.path.insert(0, str(REPO / "src"))
     import genderface  # noqa: F401 - first: quiets TensorFlow's start-up
+    from genderface.data.framing import Framing
     from genderface.modeling.export import convert
     from genderface.modeling.model import build_model
     from genderface.modeling.model_file import Classifier, save_classifier
@@ -55,7 +56,8 @@ def build_models(folder: Path, image_size: int) -> dict[str, Path]:
 
     params = load_params(REPO / "params.yaml")
     model = build_model(image_size, params.model, params.train.augment, params.train.seed)
-    save_classifier(Classifier(model, ModelInfo(["man", "woman"], 0.5)), folder / PATHS["keras"])
+    info = ModelInfo(["man", "woman"], 0.5, Framing.of(params.data))
+    save_classifier(Classifier(model, info), folder / PATHS["keras"])
     (folder / PATHS["litert"]).write_bytes(convert(model))
     return {name: folder / file for name, file in PATHS.items()}
 

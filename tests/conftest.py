@@ -346,6 +346,14 @@ def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
             "train.fine_tune_blocks": 0,
         }
     )
-    assert project.repro() == ["download", "validate", "split", "preprocess", "train", "evaluate"]
+    assert project.repro() == [
+        "download",
+        "validate",
+        "split",
+        "preprocess",
+        "train",
+        "export",
+        "evaluate",
+    ]
     project.commit("the sample, tiny model")
     return project

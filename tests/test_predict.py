@@ -226,7 +226,17 @@ def test_a_model_file_of_another_kind_is_one_line(images, tmp_path):
     ]
 
 
-HEAVY = ("tensorflow", "keras", "dvc", "dvclive", "sklearn", "pandas", "scipy", "matplotlib")
+HEAVY = (
+    "tensorflow",
+    "keras",
+    "dvc",
+    "dvclive",
+    "sklearn",
+    "pandas",
+    "scipy",
+    "matplotlib",
+    "yaml",
+)
 """What the light install (requirements-predict.txt) leaves out."""
 
 

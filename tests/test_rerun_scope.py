@@ -92,7 +92,7 @@ def test_the_face_margin_reaches_preprocess_train_evaluate_and_predict(project, 
         for source in sorted((fairface / label).glob("*.jpg"))[:2]:
             (external / label / source.name).write_bytes(source.read_bytes())
     project.set_params(**{"data.face_margin": 0.45, "evaluate.external": str(external)})
-    assert project.repro() == ["preprocess", "train", "evaluate"]
+    assert project.repro() == ["preprocess", "train", "export", "evaluate"]
     framing = {"kind": "face", "margin": 0.45}
     assert project.json("data/shards/meta.json")["framing"] == framing
     assert project.json("models/model.json")["framing"] == framing

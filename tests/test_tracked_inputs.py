@@ -15,7 +15,7 @@ from .conftest import Project, image_bytes, write_faces
 
 pytestmark = [pytest.mark.slow]
 
-STAGES = ["download", "validate", "split", "preprocess", "train", "evaluate"]
+STAGES = ["download", "validate", "split", "preprocess", "train", "export", "evaluate"]
 UP_TO_DATE = "Data and pipelines are up to date."
 FACES = "inputs/faces"  # inside the project, as a user might keep it (git-ignored or not)
 EXTERNAL = "inputs/external/faces"
@@ -126,7 +126,7 @@ def test_weights_file_tracked_by_content(project):
     weights = project.root / WEIGHTS
     _assert_same_bytes_and_touch_rerun_nothing(project, weights)
     _save_vgg16_weights(weights, seed=2)
-    _assert_reruns(project, ["train", "evaluate"])
+    _assert_reruns(project, ["train", "export", "evaluate"])
 
 
 def test_external_folder_tracked_by_content(project):

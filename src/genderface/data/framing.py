@@ -4,9 +4,10 @@ sidecar (models/model.json) carries it, and evaluate and predict frame pictures 
 """
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from genderface.params import DataParams
+if TYPE_CHECKING:  # predict's light install has no PyYAML, which params.py reads with
+    from genderface.params import DataParams
 
 FACE, WHOLE = "face", "whole"
 Kind = Literal["face", "whole"]
@@ -25,7 +26,7 @@ class Framing:
     margin: float
 
     @classmethod
-    def of(cls, data: DataParams) -> "Framing":
+    def of(cls, data: "DataParams") -> "Framing":
         """data.framing and data.face_margin."""
         return cls(data.framing, data.face_margin)
 
