@@ -76,4 +76,4 @@ def test_the_group_plots_render_offline_and_the_card_has_the_section(fairface_pr
     card = (fairface_project.root / "models/MODEL_CARD.md").read_text()
     assert "## Performance by group" in card
     assert "### By age" in card and "### By gender" in card
-    assert "had no face found and were classified whole" in card
+    assert "0 had no face found and are left out of these scores" in card

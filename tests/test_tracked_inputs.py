@@ -20,7 +20,11 @@ UP_TO_DATE = "Data and pipelines are up to date."
 FACES = "inputs/faces"  # inside the project, as a user might keep it (git-ignored or not)
 EXTERNAL = "inputs/external/faces"
 WEIGHTS = "inputs/vgg16_notop.weights.h5"
-FAST = {"train.fine_tune_blocks": 0, "evaluate.mistakes": 2}  # phase 1 only: tiny and quick
+FAST = {
+    "train.fine_tune_blocks": 0,
+    "evaluate.mistakes": 2,
+    "data.framing": "whole",
+}  # phase 1 only: tiny and quick; generated images hold no face
 
 
 def _save_vgg16_weights(path: Path, seed: int) -> None:
