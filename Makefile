@@ -20,11 +20,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproj
 run: setup
 	dvc repro
 
+# One worker per core; each test module runs whole on one worker (its fixtures run once), in
+# collection order (tests/conftest.py puts the longest first).
+PYTEST_WORKERS ?= -n auto --dist loadscope --no-loadscope-reorder
+
 test: setup
-	pytest
+	pytest $(PYTEST_WORKERS)
 
 test-fast: setup
-	pytest -m "not slow"
+	pytest $(PYTEST_WORKERS) -m "not slow"
 
 lint: setup
 	ruff check .

@@ -13,11 +13,13 @@ import subprocess
 import sys
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from filelock import FileLock
 from markdown_it import MarkdownIt
 from PIL import Image
 
@@ -40,18 +42,23 @@ GIT_ENV = {
 }
 
 
+def _project_env() -> dict[str, str]:
+    """This process's environment with the test identity in git and this venv first on PATH."""
+    return {
+        **os.environ,
+        **GIT_ENV,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+    }
+
+
 class Project:
     """A copy of this repository's files (as a fresh clone has them) in a new git repo."""
 
     def __init__(self, root: Path, template: "Project | None" = None) -> None:
         """A fresh repo from this repository's files, or a full copy of `template` (git, cache)."""
         self.root = root
-        self.env = {
-            **os.environ,
-            **GIT_ENV,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "DVC_NO_ANALYTICS": "1",
-        }
+        self.env = _project_env()
         if template is not None:
             shutil.copytree(template.root, root, symlinks=True, dirs_exist_ok=True)
             return
@@ -69,6 +76,14 @@ class Project:
                 shutil.copy2(source, root / name)
         self.run("git", "init", "-q")
         self.commit("project")
+
+    @classmethod
+    def opened(cls, root: Path) -> "Project":
+        """The project another fixture already made at root."""
+        project = cls.__new__(cls)
+        project.root = root
+        project.env = _project_env()
+        return project
 
     @classmethod
     def cloned(cls, source: "Project", root: Path) -> "Project":
@@ -107,6 +122,23 @@ class Project:
 
     def json(self, path: str) -> dict:
         return json.loads((self.root / path).read_text())
+
+
+LONGEST_FIRST = (
+    "test_pipeline.py",
+    "test_tracked_inputs.py",
+    "test_benchmarks.py",
+    "test_compare.py",
+)
+"""The modules that take longest (docs/development.md). `make test` gives each module whole to one
+of its two workers in collection order: these go first, so no worker is left running one of them
+alone at the end."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """LONGEST_FIRST's modules first, in its order; the rest as collected."""
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 MARKDOWN = MarkdownIt("commonmark").enable("table")
@@ -257,6 +289,25 @@ def require_sample() -> Path:
     return SAMPLE_ZIP
 
 
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder `build` fills once per test run: pytest-xdist's workers (`make test` runs two)
+    each have their own session, so the first to ask builds it under their common temporary
+    folder while the other waits on a lock, then both read it."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = factory.getbasetemp().parent
+    folder, done = shared / name, shared / f"{name}.done"
+    with FileLock(shared / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def fairface(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """fairface-540 extracted to a temporary folder (never into the repository), or a skip."""
@@ -295,12 +346,13 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from genderface.modeling.model_file import save_classifier
     from genderface.modeling.training import train
 
-    work = tmp_path_factory.mktemp("trained")
-    params = parse_params(tiny_params_dict())
-    classifier = train(params, demo_training_data(work, params), callbacks=[])
-    save_classifier(classifier, work / "models" / "model.keras")
-    shutil.rmtree(work / "raw")
-    return work / "models" / "model.keras"
+    def build(work: Path) -> None:
+        params = parse_params(tiny_params_dict())
+        classifier = train(params, demo_training_data(work, params), callbacks=[])
+        save_classifier(classifier, work / "models" / "model.keras")
+        shutil.rmtree(work / "raw")
+
+    return built_once(tmp_path_factory, "trained", build) / "models" / "model.keras"
 
 
 @pytest.fixture(scope="session")
@@ -319,13 +371,16 @@ def exported_model(trained_model: Path, tmp_path_factory: pytest.TempPathFactory
 def reproduced_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """The project with tiny params, `dvc repro` run and everything committed: copy, don't touch.
 
-    One tiny pipeline run (~40 s on 2 cores) shared by the remote, experiment and branch tests.
+    One tiny pipeline run (~50 s on 2 cores) shared by the remote, experiment and branch tests.
     """
-    project = Project(tmp_path_factory.mktemp("reproduced"))
-    project.set_params()
-    project.repro()
-    project.commit("tiny pipeline run")
-    return project
+
+    def build(root: Path) -> None:
+        project = Project(root)
+        project.set_params()
+        project.repro()
+        project.commit("tiny pipeline run")
+
+    return Project.opened(built_once(tmp_path_factory, "reproduced", build))
 
 
 @pytest.fixture(scope="session")
@@ -335,25 +390,28 @@ def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     that a forced threshold visibly hurts it, in about two minutes on 2 cores. Shared by the
     sample end-to-end test and compare's experiment test."""
     sample = require_sample()
-    project = Project(tmp_path_factory.mktemp("sample"))
-    project.set_params(
-        **{
-            "data.source": "path",
-            "data.path": str(sample),
-            "data.image_size": 32,
-            "train.epochs": 8,
-            "model.head_units": 256,
-            "train.fine_tune_blocks": 0,
-        }
-    )
-    assert project.repro() == [
-        "download",
-        "validate",
-        "split",
-        "preprocess",
-        "train",
-        "export",
-        "evaluate",
-    ]
-    project.commit("the sample, tiny model")
-    return project
+
+    def build(root: Path) -> None:
+        project = Project(root)
+        project.set_params(
+            **{
+                "data.source": "path",
+                "data.path": str(sample),
+                "data.image_size": 32,
+                "train.epochs": 8,
+                "model.head_units": 256,
+                "train.fine_tune_blocks": 0,
+            }
+        )
+        assert project.repro() == [
+            "download",
+            "validate",
+            "split",
+            "preprocess",
+            "train",
+            "export",
+            "evaluate",
+        ]
+        project.commit("the sample, tiny model")
+
+    return Project.opened(built_once(tmp_path_factory, "sample", build))

@@ -6,6 +6,7 @@ everything after it; the same bytes rewritten, or a touched file, rerun nothing.
 """
 
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -81,16 +82,30 @@ def _assert_reruns(project: Project, stages: list[str]) -> None:
     _assert_up_to_date(project)
 
 
+IMAGES_READ = {"validate", "preprocess"}  # the stages reading download's images
+COUNTS_READ = {*IMAGES_READ, "evaluate"}  # and the one reading its counts (metrics/source.json)
+
+
+def _assert_reader_reruns(project: Project, reader: str, stale: set[str]) -> None:
+    """`dvc status` names the reader of the changed input; it reruns alone, and what it wrote
+    changed: the stages reading that are stale. The whole chain after a change is
+    `_assert_reruns`' part (the folder test)."""
+    assert reader in project.changed()
+    ran = re.findall(r"Running stage '(\w+)'", project.run("dvc", "repro", "-s", reader))
+    assert ran == [reader]
+    assert project.changed() == stale
+
+
 def test_folder_source_tracked_by_content(project):
     man = project.root / FACES / "faces" / "man"
     _assert_same_bytes_and_touch_rerun_nothing(project, man / "man_1.jpg")
     (man / "man_1.jpg").write_bytes(image_bytes((99, 0, 99)))
     _assert_reruns(project, STAGES)
     (man / "man_new.jpg").write_bytes(image_bytes((0, 99, 99)))
-    _assert_reruns(project, STAGES)
+    _assert_reader_reruns(project, "download", COUNTS_READ)
     assert project.json("metrics/source.json")["classes"] == {"man": 11, "woman": 10}
-    (man / "man_2.jpg").unlink()
-    _assert_reruns(project, STAGES)
+    (man / "man_2.jpg").unlink()  # back to the counts dvc.lock holds: evaluate is up to date
+    _assert_reader_reruns(project, "download", IMAGES_READ)
     assert project.json("metrics/source.json")["classes"] == {"man": 10, "woman": 10}
 
 
@@ -116,14 +131,15 @@ def test_zip_source_outside_the_project_tracked_by_content(project, tmp_path):
     assert project.json("metrics/source.json")["source"] == str(archive)
     _assert_same_bytes_and_touch_rerun_nothing(project, archive)
     woman = folder / "faces" / "woman"
-    for change in (
-        lambda: (woman / "woman_1.jpg").write_bytes(image_bytes((5, 5, 250))),
-        lambda: (woman / "woman_new.jpg").write_bytes(image_bytes((5, 250, 5))),
-        lambda: (woman / "woman_2.jpg").unlink(),
+    for change, stale in (
+        (lambda: (woman / "woman_1.jpg").write_bytes(image_bytes((5, 5, 250))), IMAGES_READ),
+        (lambda: (woman / "woman_new.jpg").write_bytes(image_bytes((5, 250, 5))), COUNTS_READ),
+        (lambda: (woman / "woman_2.jpg").unlink(), IMAGES_READ),  # the locked counts again
     ):
         change()
         _zip_folder(folder, archive)
-        _assert_reruns(project, STAGES)
+        _assert_reader_reruns(project, "download", stale)
+    assert project.json("metrics/source.json")["classes"] == {"man": 10, "woman": 10}
 
 
 def test_weights_file_tracked_by_content(project):
