@@ -71,7 +71,10 @@ def measure(shards: Path, raw: dict, args: argparse.Namespace) -> None:
 
     def model_under(dtype_policy: str) -> keras.Model:
         with precision(dtype_policy):
-            return build_model(params.data.image_size, params.model, cfg.augment, cfg.seed)
+            # the transfer recipe's two phases are what this measures
+            return build_model(
+                params.data.image_size, params.model, cfg.augment, cfg.seed, recipe="transfer"
+            )
 
     def feature_pass(dtype_policy: str) -> Callable[[], float]:
         extractor = feature_extractor(model_under(dtype_policy))

@@ -125,7 +125,9 @@ def untrained_model(clone: Path, folder: Path, image_size: int) -> Path:
     from genderface.params import parse_params
 
     params = parse_params(yaml.safe_load((clone / "params.yaml").read_text()))
-    model = build_model(image_size, params.model, params.train.augment, params.train.seed)
+    model = build_model(
+        image_size, params.model, params.train.augment, params.train.seed, recipe=params.recipe
+    )
     path = folder / "model.keras"
     info = ModelInfo(["man", "woman"], 0.5, Framing.of(params.data))
     save_classifier(Classifier(model, info), path)

@@ -55,7 +55,9 @@ def build_models(folder: Path, image_size: int) -> dict[str, Path]:
     from genderface.params import load_params
 
     params = load_params(REPO / "params.yaml")
-    model = build_model(image_size, params.model, params.train.augment, params.train.seed)
+    model = build_model(
+        image_size, params.model, params.train.augment, params.train.seed, recipe=params.recipe
+    )
     info = ModelInfo(["man", "woman"], 0.5, Framing.of(params.data))
     save_classifier(Classifier(model, info), folder / PATHS["keras"])
     (folder / PATHS["litert"]).write_bytes(convert(model))

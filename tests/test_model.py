@@ -16,7 +16,7 @@ from .conftest import free_ports
 
 
 def test_model_shape_frozen_base_and_head(tiny_params):
-    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1, recipe="transfer")
     assert model.input_shape == (None, 32, 32, 3)
     assert model.output_shape == (None, 1)
     base = model.get_layer(BASE_NAME)
@@ -43,7 +43,7 @@ def test_model_shape_frozen_base_and_head(tiny_params):
 def test_preprocessing_is_inside_the_model(tiny_params):
     """VGG16's caffe preprocessing, computed by hand: RGB to BGR, then each channel less its
     ImageNet mean (B 103.939, G 116.779, R 123.68), no scaling."""
-    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1, recipe="transfer")
     pixels = np.zeros((1, 32, 32, 3), np.float32)
     pixels[0, 0, 0] = (255, 0, 0)  # red
     pixels[0, 0, 1] = (0, 128, 255)
@@ -60,7 +60,7 @@ def test_preprocessing_is_inside_the_model(tiny_params):
 
 
 def test_augmentation_only_in_training(tiny_params):
-    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1, recipe="transfer")
     augment = model.get_layer("augment")
     pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(augment(pixels, training=False)), pixels)
@@ -71,19 +71,19 @@ def test_zero_factors_leave_augmentation_layers_out(tiny_params):
     off = tiny_params.train.augment.model_copy(
         update={"flip": False, "rotation": 0, "zoom": 0, "translation": 0, "contrast": 0}
     )
-    model = build_model(32, tiny_params.model, off, seed=1)
+    model = build_model(32, tiny_params.model, off, seed=1, recipe="transfer")
     assert "augment" not in {layer.name for layer in model.layers}
 
 
 def test_pooling_flatten(tiny_params):
     flat = tiny_params.model.model_copy(update={"pooling": "flatten"})
-    model = build_model(64, flat, tiny_params.train.augment, seed=1)
+    model = build_model(64, flat, tiny_params.train.augment, seed=1, recipe="transfer")
     assert head_of(model).get_layer("head_dense").kernel.shape == (2 * 2 * 512, flat.head_units)
 
 
 def test_head_on_extracted_features_equals_the_full_model(tiny_params):
     """The bottleneck path (features once, then the head) computes what the full model does."""
-    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1, recipe="transfer")
     pixels = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
     features = feature_extractor(model).predict_on_batch(pixels)
     assert features.shape == (3, 1, 1, 512)
@@ -96,7 +96,7 @@ def test_head_on_extracted_features_equals_the_full_model(tiny_params):
     ("blocks", "expected"), [(0, set()), (1, {"block5"}), (2, {"block4", "block5"})]
 )
 def test_prepare_fine_tuning(tiny_params, blocks, expected):
-    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1, recipe="transfer")
     prepare_fine_tuning(model, blocks)
     base = model.get_layer(BASE_NAME)
     trainable = {layer.name.split("_")[0] for layer in base.layers if layer.trainable_weights}
@@ -110,7 +110,9 @@ def test_mixed_precision_keeps_a_float32_output(tiny_params):
     from genderface.modeling.devices import precision
 
     with precision("mixed_float16"):
-        model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+        model = build_model(
+            32, tiny_params.model, tiny_params.train.augment, seed=1, recipe="transfer"
+        )
     assert keras.config.dtype_policy().name == "float32", "the global policy is restored"
     assert head_of(model).get_layer("head_dense").compute_dtype == "float16"
     assert head_of(model).get_layer("probability").compute_dtype == "float32"
@@ -143,7 +145,7 @@ def test_weights_from_an_h5_file(tmp_path, tiny_params, legacy):
         path = tmp_path / "vgg16_notop.weights.h5"
         base.save_weights(path)
     params = tiny_params.model.model_copy(update={"weights": "file", "weights_file": str(path)})
-    model = build_model(32, params, tiny_params.train.augment, seed=5)
+    model = build_model(32, params, tiny_params.train.augment, seed=5, recipe="transfer")
     loaded = model.get_layer(BASE_NAME).get_weights()
     for got, want in zip(loaded, base.get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
@@ -156,7 +158,7 @@ def test_weights_file_of_another_model_is_one_clear_error(tmp_path, tiny_params)
     other.save_weights(path)
     params = tiny_params.model.model_copy(update={"weights": "file", "weights_file": str(path)})
     with pytest.raises(GenderfaceError, match="not VGG16 no-top weights"):
-        build_model(32, params, tiny_params.train.augment, seed=5)
+        build_model(32, params, tiny_params.train.augment, seed=5, recipe="transfer")
 
 
 def test_imagenet_download_failure_is_one_clear_error(tiny_params, monkeypatch, tmp_path):
@@ -168,4 +170,4 @@ def test_imagenet_download_failure_is_one_clear_error(tiny_params, monkeypatch, 
     monkeypatch.setattr("keras.src.utils.file_utils.config.keras_home", lambda: str(tmp_path))
     params = tiny_params.model.model_copy(update={"weights": "imagenet"})
     with pytest.raises(GenderfaceError, match="cannot download the VGG16 weights"):
-        build_model(32, params, tiny_params.train.augment, seed=5)
+        build_model(32, params, tiny_params.train.augment, seed=5, recipe="transfer")

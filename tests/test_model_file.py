@@ -16,7 +16,7 @@ from .test_devices import _compute_dtypes
 
 
 def test_same_weights_same_bytes_without_optimizer_or_save_time(tmp_path, tiny_params):
-    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+    model = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1, recipe="transfer")
     prepare_fine_tuning(model, 2)
     model.compile(optimizer="adam", loss="binary_crossentropy")
     pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
@@ -44,7 +44,9 @@ def test_same_weights_same_bytes_without_optimizer_or_save_time(tmp_path, tiny_p
 
 def test_float32_model_keeps_the_weights_and_computes_in_float32(tiny_params):
     with precision("mixed_bfloat16"):
-        mixed = build_model(32, tiny_params.model, tiny_params.train.augment, seed=1)
+        mixed = build_model(
+            32, tiny_params.model, tiny_params.train.augment, seed=1, recipe="transfer"
+        )
     copy = float32_model(mixed)
     assert set(_compute_dtypes(copy).values()) == {"float32"}
     assert _compute_dtypes(mixed)["block5_conv3"] == "bfloat16"

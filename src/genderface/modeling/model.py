@@ -157,7 +157,8 @@ def build_model(
     params: ModelParams,
     augment: AugmentParams,
     seed: int,
-    recipe: Literal["transfer", "scratch"] = "transfer",
+    *,
+    recipe: Literal["transfer", "scratch"],
 ) -> keras.Model:
     """Pixels -> augmentation -> VGG16 preprocessing -> VGG16 (include_top=False) -> head.
 
