@@ -29,6 +29,7 @@ from genderface.params import EvaluateParams, Params, parse_params
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO.parent / "shared" / "data" / "genderface-sample.zip"
 FAIRFACE_ZIP = REPO.parent / "shared" / "data" / "fairface-540.zip"
+LIGHT_INSTALL = REPO / "requirements-predict.txt"
 
 os.environ["DVC_NO_ANALYTICS"] = "1"
 os.environ.pop("GENDERFACE_VERBOSE", None)  # tests check the one-line errors, not tracebacks
@@ -194,6 +195,22 @@ def tiny_params_dict(**overrides: object) -> dict:
             node = node[key]
         node[leaf] = value
     return raw
+
+
+def normalised(name: str) -> str:
+    """A distribution's name as PyPI compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pins(path: Path) -> dict[str, str]:
+    """{normalised name: version} of a requirements file's `name==version` lines."""
+    found = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            name, version = line.split("==")
+            found[normalised(name)] = version
+    return found
 
 
 def tree_digest(root: Path) -> dict[str, str]:

