@@ -30,6 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO.parent / "shared" / "data" / "genderface-sample.zip"
 FAIRFACE_ZIP = REPO.parent / "shared" / "data" / "fairface-540.zip"
 LIGHT_INSTALL = REPO / "requirements-predict.txt"
+STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
+"""dvc.yaml's stages in pipeline order: what a `dvc repro` from nothing runs."""
 
 os.environ["DVC_NO_ANALYTICS"] = "1"
 os.environ.pop("GENDERFACE_VERBOSE", None)  # tests check the one-line errors, not tracebacks
@@ -41,6 +43,11 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "genderface test",
     "GIT_COMMITTER_EMAIL": "test@genderface.invalid",
 }
+
+
+def stages_run(log: str) -> list[str]:
+    """The stages a `dvc repro` (or `make run`) log says it ran, in order."""
+    return re.findall(r"Running stage '(\w+)'", log)
 
 
 def _project_env() -> dict[str, str]:
@@ -113,9 +120,9 @@ class Project:
     def set_params(self, **overrides: object) -> None:
         write_params(self.root, **overrides)
 
-    def repro(self) -> list[str]:
-        """Run dvc repro; return the names of the stages that ran."""
-        return re.findall(r"Running stage '(\w+)'", self.run("dvc", "repro"))
+    def repro(self, *args: str) -> list[str]:
+        """Run dvc repro (with args, as `-s stage`); return the names of the stages that ran."""
+        return stages_run(self.run("dvc", "repro", *args))
 
     def changed(self) -> set[str]:
         """Stage names `dvc status` reports as changed (each heads an unindented line)."""
@@ -132,7 +139,7 @@ LONGEST_FIRST = (
     "test_compare.py",
 )
 """The modules that take longest (docs/development.md). `make test` gives each module whole to one
-of its two workers in collection order: these go first, so no worker is left running one of them
+of its workers in collection order: these go first, so no worker is left running one of them
 alone at the end."""
 
 
@@ -420,15 +427,7 @@ def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
                 "train.fine_tune_blocks": 0,
             }
         )
-        assert project.repro() == [
-            "download",
-            "validate",
-            "split",
-            "preprocess",
-            "train",
-            "export",
-            "evaluate",
-        ]
+        assert project.repro() == STAGES
         project.commit("the sample, tiny model")
 
     return Project.opened(built_once(tmp_path_factory, "sample", build))

@@ -1,7 +1,6 @@
 """End to end: `dvc repro` in a fresh git repo holding this project, as a user runs it."""
 
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -9,11 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import REPO, Project
+from .conftest import REPO, STAGES, Project, stages_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
-
-STAGES = ["download", "validate", "split", "preprocess", "train", "export", "evaluate"]
 
 
 def test_repro_on_the_real_sample_writes_every_output(sample_project):
@@ -76,7 +73,7 @@ def test_make_run_on_a_fresh_clone_reproduces_the_committed_outputs(tmp_path):
     root = project.root
     venv = Path(sys.executable).parent.parent
     log = project.run("make", "run", f"VENV={venv}", "-o", f"{venv}/.installed")
-    assert re.findall(r"Running stage '(\w+)'", log) == STAGES[:-1]
+    assert stages_run(log) == STAGES[:-1]
     assert project.run("git", "status", "--porcelain") == ""
     # evaluate's committed outputs are what it writes when it runs
     assert "Running stage 'evaluate'" in project.run("dvc", "repro", "-f", "-s", "evaluate")
