@@ -48,10 +48,11 @@ def overridden(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def sample_path(args: argparse.Namespace) -> Path:
-    """The --sample archive, or exit with one line saying how to point at it."""
+def sample_path(args: argparse.Namespace, folders: bool = False) -> Path:
+    """The --sample archive (or, with `folders`, a folder such as the full archive's), or exit
+    with one line saying how to point at it."""
     sample = args.sample.resolve()
-    if not sample.is_file():
+    if not (sample.is_file() or (folders and sample.is_dir())):
         sys.exit(f"error: {sample}: sample archive not found; pass --sample PATH")
     return sample
 

@@ -1,12 +1,14 @@
 """Time the pipeline as a user meets it, on a fresh clone of this repository.
 
-    python benchmarks/pipeline.py [--sample ../shared/data/genderface-sample.zip] [--precision]
-        [--set KEY=VALUE ...]
+    python benchmarks/pipeline.py [--sample ../shared/data/genderface-sample.zip]
+        [--fairface ../shared/data/fairface-540.zip] [--precision] [--set KEY=VALUE ...]
 
 Measures, in one run: `dvc repro` of the committed (demo) params, a second `dvc repro` that must
-find nothing to do, and `dvc exp run -S data.source=path -S data.path=<sample>` on the real
-3,000-image sample with the committed params otherwise. Prints wall times against the targets
-and the sample's scores.
+find nothing to do, and `dvc exp run -S data.source=path -S data.path=<sample>` on real data with
+the committed params otherwise, fairface-540 scored as `evaluate.external`. Prints wall times
+against the targets, the test scores and fairface-540's, overall and by age group. --sample is
+the 3,000-image sample by default; the full archive (a folder holding faces/man and faces/woman,
+DEVELOPERS.md says how to get it) is the issue-17 benchmark.
 
 With --precision: the sample end to end twice in one fresh clone, every stage run each time
 (`dvc exp run -f`), once with `train.mixed_precision=float32` and once with `auto`
@@ -45,13 +47,22 @@ def timed(args: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def unpacked(fairface: Path, tmp: Path) -> Path:
+    """The external folder: fairface itself, or the one folder its zip holds, extracted to tmp."""
+    if fairface.is_dir():
+        return fairface
+    with zipfile.ZipFile(fairface) as zf:
+        zf.extractall(tmp)
+    (folder,) = (path for path in tmp.iterdir() if path.is_dir())
+    return folder
+
+
 def precision_comparison(sample: Path, fairface: Path) -> None:
     """float32 against auto: the sample end to end twice in one fresh clone (`dvc exp run -f`,
     every stage run each time), fairface-540 as the external folder through the face crop; then
     `genderface compare` on the two experiments and the auto run's scores by group."""
     with fresh_clone() as clone, tempfile.TemporaryDirectory() as tmp:
-        with zipfile.ZipFile(fairface) as zf:
-            zf.extractall(tmp)
+        external = unpacked(fairface, Path(tmp))
         env = project_env(clone)
         seconds = {}
         for setting in ("float32", "auto"):
@@ -61,7 +72,7 @@ def precision_comparison(sample: Path, fairface: Path) -> None:
                     "dvc", "exp", "run", "-f", "-n", setting,
                     "-S", "data.source=path", "-S", f"data.path={sample}",
                     "-S", f"train.mixed_precision={setting}",
-                    "-S", f"evaluate.external={Path(tmp) / 'fairface-540'}",
+                    "-S", f"evaluate.external={external}",
                 ],
                 clone,
                 env,
@@ -79,21 +90,53 @@ def precision_comparison(sample: Path, fairface: Path) -> None:
         print(card[card.index("## External folder") : card.index("## Intended use")])
 
 
+def with_interval(scores: dict, name: str) -> str:
+    interval = scores[f"{name}_ci"]
+    return f"{scores[name]:.3f} ({interval['low']:.3f}-{interval['high']:.3f})"
+
+
+def external_scores(external: dict) -> str:
+    """fairface-540's lines: overall scores with 95% intervals, then accuracy per group of each
+    attribute (Wilson intervals), worst first."""
+    lines = [
+        f"fairface-540 ({external['images']} images, {external.get('no_face', 0)} without a face "
+        f"found): accuracy {with_interval(external, 'accuracy')}, balanced accuracy "
+        f"{with_interval(external, 'balanced_accuracy')}, ROC-AUC "
+        f"{with_interval(external, 'roc_auc')}"
+    ]
+    for attribute, groups in external.get("groups", {}).items():
+        rows = sorted(
+            (scores["accuracy"], group, scores)
+            for group, scores in groups.items()
+            if group != "largest_gap"
+        )
+        shown = [
+            f"{group} {value:.3f} ({scores['accuracy_low']:.3f}-{scores['accuracy_high']:.3f})"
+            for value, group, scores in rows
+        ]
+        lines.append(f"  accuracy by {attribute}, worst first: {', '.join(shown)}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = sample_parser(__doc__.splitlines()[0])
     parser.add_argument(
         "--precision", action="store_true", help="the sample end to end in float32 and in auto"
     )
     parser.add_argument(
-        "--fairface", type=Path, default=REPO.parent / "shared/data/fairface-540.zip"
+        "--fairface",
+        type=Path,
+        default=REPO.parent / "shared/data/fairface-540.zip",
+        help="scored as evaluate.external: fairface-540's zip or a folder laid out as it",
     )
     add_overrides(parser)
     args = parser.parse_args()
-    sample = sample_path(args)
+    sample = sample_path(args, folders=True)
     if args.precision:
         precision_comparison(sample, args.fairface.resolve())
         return
-    with fresh_clone() as clone:
+    with fresh_clone() as clone, tempfile.TemporaryDirectory() as tmp:
+        external = unpacked(args.fairface.resolve(), Path(tmp))
         env = project_env(clone)
         if args.overrides:
             raw = overridden(yaml.safe_load((clone / "params.yaml").read_text()), args.overrides)
@@ -101,9 +144,15 @@ def main() -> None:
         demo = timed(["dvc", "repro"], clone, env)
         noop = timed(["dvc", "repro"], clone, env)
         real = timed(
-            ["dvc", "exp", "run", "-S", "data.source=path", "-S", f"data.path={sample}"], clone, env
-        )
-        test = json.loads((clone / "metrics/eval/metrics.json").read_text())["test"]
+            [
+                "dvc", "exp", "run", "-S", "data.source=path", "-S", f"data.path={sample}",
+                "-S", f"evaluate.external={external}",
+            ],
+            clone,
+            env,
+        )  # fmt: skip
+        scores = json.loads((clone / "metrics/eval/metrics.json").read_text())
+        test = scores["test"]
         classes = json.loads((clone / "models/model.json").read_text())["classes"]
         curve = (clone / "metrics/train/plots/metrics/eval/auc.tsv").read_text().splitlines()
         auc = [f"{float(row.split()[1]):.2f}" for row in curve[1:]]
@@ -111,20 +160,22 @@ def main() -> None:
     print(f"{'dvc repro, demo params, fresh clone':<44}{demo:9.1f}  < 600 (with install)")
     print(f"{'dvc repro again (nothing to do)':<44}{noop:9.1f}  < 5   ({noop / 5:.2f} of it)")
     print(
-        f"{'dvc exp run on the 3,000-image sample':<44}{real:9.1f}  < 1800 "
-        f"({real / 1800:.2f} of it)"
+        f"{'dvc exp run on the real data':<44}{real:9.1f}  < 1800 sample "
+        f"({real / 1800:.2f} of it), < 4500 full archive ({real / 4500:.2f} of it)"
     )
     print(
-        f"sample test scores: accuracy {test['accuracy']:.3f}, balanced accuracy "
-        f"{test['balanced_accuracy']:.3f}, majority baseline {test['baseline_accuracy']:.3f}, "
+        f"test scores: accuracy {test['accuracy']:.3f}, balanced accuracy "
+        f"{with_interval(test, 'balanced_accuracy')}, majority baseline "
+        f"{test['baseline_accuracy']:.3f}, "
         f"ROC-AUC {test['roc_auc']:.3f}, PR-AUC {test['average_precision']:.3f}, log loss "
         f"{test['log_loss']:.3f}, ECE {test['ece']:.3f} ({test['images']} images, threshold "
         f"{test['threshold']:.3f})"
     )
     for name in classes:
-        scores = test[name]
-        print(f"  {name}: precision {scores['precision']:.3f}, recall {scores['recall']:.3f}")
+        precision, recall = test[name]["precision"], test[name]["recall"]
+        print(f"  {name}: precision {precision:.3f}, recall {recall:.3f}")
     print(f"validation AUC per epoch (both phases): {', '.join(auc)}")
+    print(external_scores(scores["external"]))
 
 
 if __name__ == "__main__":

@@ -149,19 +149,28 @@ def test_face_crop_prints_the_shares_and_speeds(tmp_path: Path) -> None:
 @pytest.mark.slow  # two tiny dvc runs in a fresh clone
 def test_pipeline_prints_the_wall_times(tmp_path: Path) -> None:
     archive = tiny_archive(tmp_path)
+    (tmp_path / "ff").mkdir()
+    fairface = fairface_like(tmp_path / "ff")
     output = run(
-        "pipeline.py", "--sample", str(archive), *TINY,
+        "pipeline.py", "--sample", str(archive), "--fairface", str(fairface), *TINY,
         "--set", "data.demo.man=26", "--set", "data.demo.woman=14", "--set", "data.demo.size=48",
+        # the generated pictures hold no face: scored whole, every one counts
+        "--set", "data.framing=whole",
         cwd=tmp_path,
     )  # fmt: skip
     rows = (
         "dvc repro, demo params, fresh clone",
         "dvc repro again (nothing to do)",
-        "dvc exp run on the 3,000-image sample",
+        "dvc exp run on the real data",
     )
     for row in rows:
         assert figures(rf"^{re.escape(row)}\s+{NUMBER}  <", output)[0] > 0
-    assert figures(rf"^sample test scores: accuracy {NUMBER}, ", output)[0] <= 1
+    assert figures(rf"^test scores: accuracy {NUMBER}, ", output)[0] <= 1
+    external = rf"^fairface-540 \(4 images, 0 without a face found\): accuracy {NUMBER} \("
+    assert 0 <= figures(external, output)[0] <= 1
+    ages = re.search(r"^  accuracy by age, worst first: (.+)$", output, re.MULTILINE)
+    assert ages, output
+    assert sorted(re.findall(r"(\d+-\d+) [\d.]+ \(", ages[1])) == ["20-29", "30-39"]
 
 
 @pytest.mark.slow  # starts `genderface predict` eight times, four of them with TensorFlow
