@@ -83,7 +83,7 @@ def test_make_run_on_a_fresh_clone_reproduces_the_committed_outputs(tmp_path):
     assert project.json("metrics/source.json")["synthetic"] is True
     shown = json.loads(project.run("dvc", "metrics", "show", "--json"))
     test = shown[""]["data"]["metrics/eval/metrics.json"]["data"]["test"]
-    assert test["balanced_accuracy"] > 0.9
+    assert test["balanced_accuracy_ci"]["low"] > 0.5  # better than chance, at the 95% level
     assert test["images"] == 40
     epochs = project.json("metrics/train/metrics.json")["step"] + 1
     # random weights: the scratch recipe, one phase of at most train.epochs
