@@ -26,7 +26,6 @@ import sys
 import tarfile
 import tempfile
 import time
-import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from io import BytesIO
@@ -41,6 +40,7 @@ from fresh_clone import (
     project_env,
     sample_parser,
     sample_path,
+    unpacked,
 )
 from PIL import Image
 from tqdm import tqdm
@@ -183,9 +183,7 @@ def main() -> None:
         import_from_clone(clone)  # the clone's package, not the venv's install
         work = Path(tmp)
         model = untrained_model(clone, work, args.image_size)
-        with zipfile.ZipFile(sample) as archive:
-            archive.extractall(work)
-        root = work / "fairface-540"
+        root = unpacked(sample, work / "fairface")
         rows = list(csv.DictReader((root / "attributes.csv").open()))[: args.crops]
         groups = sorted(
             {row["age"] for row in rows}, key=lambda age: int(age.strip("+").split("-")[0])

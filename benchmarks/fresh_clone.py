@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +56,16 @@ def sample_path(args: argparse.Namespace, folders: bool = False) -> Path:
     if not (sample.is_file() or (folders and sample.is_dir())):
         sys.exit(f"error: {sample}: sample archive not found; pass --sample PATH")
     return sample
+
+
+def unpacked(fairface: Path, tmp: Path) -> Path:
+    """fairface-540: the folder itself, or the one folder its zip holds, extracted to tmp."""
+    if fairface.is_dir():
+        return fairface
+    with zipfile.ZipFile(fairface) as zf:
+        zf.extractall(tmp)
+    (folder,) = (path for path in tmp.iterdir() if path.is_dir())
+    return folder
 
 
 def project_env(clone: Path) -> dict[str, str]:

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import yaml
@@ -38,6 +37,7 @@ from fresh_clone import (
     project_env,
     sample_parser,
     sample_path,
+    unpacked,
 )
 
 
@@ -45,16 +45,6 @@ def timed(args: list[str], cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(args, cwd=cwd, env=env, check=True, capture_output=True)
     return time.perf_counter() - start
-
-
-def unpacked(fairface: Path, tmp: Path) -> Path:
-    """The external folder: fairface itself, or the one folder its zip holds, extracted to tmp."""
-    if fairface.is_dir():
-        return fairface
-    with zipfile.ZipFile(fairface) as zf:
-        zf.extractall(tmp)
-    (folder,) = (path for path in tmp.iterdir() if path.is_dir())
-    return folder
 
 
 def precision_comparison(sample: Path, fairface: Path) -> None:
