@@ -189,3 +189,16 @@ def test_predict_benchmark_times_both_paths_at_a_tiny_size():
     folder = rf"Keras {rate}, LiteRT {rate}: LiteRT/Keras [\d.]+x; same label 6/6"
     assert re.fullmatch(rf"    whole image: {folder}", lines[3]), lines
     assert re.fullmatch(rf"    --crop-face: {folder}", lines[4]), lines
+
+
+def test_train_step_prints_the_rate_per_size(tmp_path: Path) -> None:
+    output = run(
+        "train_step.py", "--sizes", "32", "48", "--seconds", "0", "--train-images", "100",
+        "--set", "train.batch_size=4", "--set", "model.head_units=8",
+        cwd=tmp_path,
+    )  # fmt: skip
+    rows = re.findall(rf"^\s+(32|48)\s+{NUMBER}\s+{NUMBER}x\s+{NUMBER}\s+{NUMBER}$", output, re.M)
+    assert [size for size, *_ in rows] == ["32", "48"], output
+    (_, rate, ratio, epoch, _), (_, _, other, _, _) = rows
+    assert ratio == "1.00" and float(other) > 0
+    assert float(epoch) == pytest.approx(100 / float(rate) / 60, abs=0.06)
