@@ -14,6 +14,7 @@ import sys
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -405,6 +406,40 @@ def reproduced_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
         project.commit("tiny pipeline run")
 
     return Project.opened(built_once(tmp_path_factory, "reproduced", build))
+
+
+RESEEDED = {"split.seed": 7, "data.face_margin": 0.45}
+"""What reseeded_project changes from reproduced_project: another split and a wider face crop."""
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """A committed project after a params change and `dvc repro`: copy, don't touch."""
+
+    project: Project
+    stale: set[str]
+    """What `dvc status` named after the change, before the repro."""
+    ran: list[str]
+    """The stages the repro ran, in order."""
+
+
+@pytest.fixture(scope="session")
+def reseeded_project(
+    reproduced_project: Project, tmp_path_factory: pytest.TempPathFactory
+) -> Rerun:
+    """reproduced_project with RESEEDED set, rerun and committed on top of it (HEAD~1 is the
+    original): one pipeline run shared by the rerun-scope and compare tests."""
+
+    def build(folder: Path) -> None:
+        project = Project(folder / "project", template=reproduced_project)
+        project.set_params(**RESEEDED)
+        record = {"stale": sorted(project.changed()), "ran": project.repro()}
+        project.commit("another split seed and face margin")
+        (folder / "rerun.json").write_text(json.dumps(record))
+
+    folder = built_once(tmp_path_factory, "reseeded", build)
+    record = json.loads((folder / "rerun.json").read_text())
+    return Rerun(Project.opened(folder / "project"), set(record["stale"]), record["ran"])
 
 
 @pytest.fixture(scope="session")

@@ -234,11 +234,9 @@ def _hashes(project: Project, rev: str) -> Counter:
 
 
 @pytest.mark.slow
-def test_end_to_end_two_split_seeds_compare_their_common_images(reproduced_project, tmp_path):
-    project = Project(tmp_path / "project", template=reproduced_project)
-    project.set_params(**{"split.seed": 7})
-    assert "split" in project.repro()
-    project.commit("another split seed")
+def test_end_to_end_two_split_seeds_compare_their_common_images(reseeded_project):
+    """HEAD~1 and HEAD: the tiny project before and after another split seed (reads only)."""
+    project = reseeded_project.project
     before, after = _hashes(project, "HEAD~1"), _hashes(project, "HEAD")
     common = sum((before & after).values())
     assert 0 < common < min(before.total(), after.total())  # the seeds share some test images

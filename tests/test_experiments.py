@@ -22,7 +22,7 @@ def _wait_for_queue(project: Project, status_command: str) -> str:
         status = project.shell(status_command)
         if "Queued" not in status and "Running" not in status:
             return status
-        time.sleep(3)
+        time.sleep(10)  # each `dvc queue status` costs the running experiment a core-second
     raise AssertionError(f"queue still busy after 10 min:\n{status}")
 
 

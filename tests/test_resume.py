@@ -7,6 +7,7 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 import pytest
@@ -50,10 +51,17 @@ def _train_process(dvc: subprocess.Popen) -> psutil.Process | None:
     return None
 
 
-def _kill_after_first_snapshot(project: Project, phase: str) -> int:
-    """`dvc repro -f -s train`, SIGKILLed as soon as `phase` has saved its first epoch; returns the
-    epochs its snapshot holds."""
+class Killed(NamedTuple):
+    epochs: int
+    """The epochs the phase's snapshot holds."""
+    log: str
+    """What the killed `dvc repro` printed."""
+
+
+def _kill_after_first_snapshot(project: Project, phase: str) -> Killed:
+    """`dvc repro -f -s train`, SIGKILLed as soon as `phase` has saved an epoch of this run."""
     snapshot = project.root / "data/train-backup" / phase / "state.json"
+    assert not snapshot.exists()
     dvc = subprocess.Popen(
         ["dvc", "repro", "-f", "-s", "train"],
         cwd=project.root,
@@ -70,26 +78,32 @@ def _kill_after_first_snapshot(project: Project, phase: str) -> int:
     stage.kill()
     log = dvc.communicate(timeout=120)[0]
     assert dvc.returncode != 0, log[-2000:]
-    return json.loads(snapshot.read_text())["epoch"]
+    return Killed(json.loads(snapshot.read_text())["epoch"], log)
 
 
-@pytest.mark.parametrize(
-    ("phase", "first", "last"),
-    [("head", 1, HEAD_EPOCHS), ("fine_tune", HEAD_EPOCHS + 1, HEAD_EPOCHS + FINE_TUNE_EPOCHS)],
-)
-def test_killed_then_resumed_run_ends_on_the_uninterrupted_model_and_metrics(
-    tmp_path: Path, uninterrupted: Project, phase: str, first: int, last: int
+def _first_epoch(log: str) -> int:
+    return int(re.search(r"Epoch (\d+)/", log).group(1))
+
+
+def test_killed_in_each_phase_then_resumed_ends_on_the_uninterrupted_model_and_metrics(
+    tmp_path: Path, uninterrupted: Project
 ):
+    """Killed in phase 1, resumed and killed again in phase 2, then resumed to the end."""
     project = Project(tmp_path, template=uninterrupted)
-    killed_after = _kill_after_first_snapshot(project, phase)
-    assert first <= killed_after < last, "killed mid-phase, with epochs left to run"
+    head = _kill_after_first_snapshot(project, "head")
+    assert 1 <= head.epochs < HEAD_EPOCHS, "killed mid-phase, with epochs left to run"
     models = tmp_path / "models"
     assert not (models / "model.keras").exists(), "nothing half-written"
 
+    fine_tune = _kill_after_first_snapshot(project, "fine_tune")
+    assert f"resuming after epoch {head.epochs}" in fine_tune.log
+    assert _first_epoch(fine_tune.log) == head.epochs + 1, "resumed after the last epoch"
+    assert HEAD_EPOCHS < fine_tune.epochs < HEAD_EPOCHS + FINE_TUNE_EPOCHS
+    assert not (models / "model.keras").exists(), "nothing half-written"
+
     log = project.run("dvc", "repro")
-    assert f"resuming after epoch {killed_after}" in log
-    resumed_at = int(re.search(r"Epoch (\d+)/", log).group(1))
-    assert resumed_at == killed_after + 1, "resumed after the last completed epoch"
+    assert f"resuming after epoch {fine_tune.epochs}" in log
+    assert _first_epoch(log) == fine_tune.epochs + 1, "resumed after the last completed epoch"
     assert not (tmp_path / "data/train-backup").exists()
     assert (models / "model.keras").read_bytes() == (
         uninterrupted.root / "models/model.keras"

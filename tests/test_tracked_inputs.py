@@ -87,7 +87,7 @@ COUNTS_READ = {*IMAGES_READ, "evaluate"}  # and the one reading its counts (metr
 def _assert_reader_reruns(project: Project, reader: str, stale: set[str]) -> None:
     """`dvc status` names the reader of the changed input; it reruns alone, and what it wrote
     changed: the stages reading that are stale. The whole chain after a change is
-    `_assert_reruns`' part (the folder test)."""
+    `_assert_reruns`' part (the weights and external tests)."""
     assert reader in project.changed()
     assert project.repro("-s", reader) == [reader]
     assert project.changed() == stale
@@ -97,7 +97,7 @@ def test_folder_source_tracked_by_content(project):
     man = project.root / FACES / "faces" / "man"
     _assert_same_bytes_and_touch_rerun_nothing(project, man / "man_1.jpg")
     (man / "man_1.jpg").write_bytes(image_bytes((99, 0, 99)))
-    _assert_reruns(project, STAGES)
+    _assert_reader_reruns(project, "download", IMAGES_READ)
     (man / "man_new.jpg").write_bytes(image_bytes((0, 99, 99)))
     _assert_reader_reruns(project, "download", COUNTS_READ)
     assert project.json("metrics/source.json")["classes"] == {"man": 11, "woman": 10}
