@@ -234,9 +234,10 @@ def _hashes(project: Project, rev: str) -> Counter:
 
 
 @pytest.mark.slow
-def test_end_to_end_two_split_seeds_compare_their_common_images(reseeded_project):
-    """HEAD~1 and HEAD: the tiny project before and after another split seed (reads only)."""
-    project = reseeded_project.project
+def test_end_to_end_two_split_seeds_compare_their_common_images(reseeded_project, tmp_path):
+    """HEAD~1 and HEAD: the tiny project before and after another split seed, in a copy (DVC
+    reads the revisions; other tests copy the shared original meanwhile)."""
+    project = Project(tmp_path / "project", template=reseeded_project.project)
     before, after = _hashes(project, "HEAD~1"), _hashes(project, "HEAD")
     common = sum((before & after).values())
     assert 0 < common < min(before.total(), after.total())  # the seeds share some test images
