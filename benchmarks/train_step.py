@@ -15,9 +15,13 @@ archive's training split by default) would take at that rate. --set replaces a p
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import yaml
 from fresh_clone import REPO, add_overrides, overridden
+
+if TYPE_CHECKING:
+    from genderface.params import Params
 
 
 def arguments() -> argparse.Namespace:
@@ -29,15 +33,12 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def images_per_second(raw: dict, size: int, seconds: float) -> float:
+def images_per_second(params: "Params", size: int, seconds: float) -> float:
     """train_on_batch throughput of the params' model at `size` px, random pixels."""
     import numpy as np
 
     from genderface.modeling.model import build_model
-    from genderface.params import parse_params
 
-    raw["data"]["image_size"] = size
-    params = parse_params(raw)
     batch = params.train.batch_size
     model = build_model(
         size, params.model, params.train.augment, params.train.seed, recipe=params.recipe
@@ -57,11 +58,13 @@ def images_per_second(raw: dict, size: int, seconds: float) -> float:
 def main() -> None:
     args = arguments()
     sys.path.insert(0, str(REPO / "src"))
-    import genderface  # noqa: F401 - first: quiets TensorFlow's start-up
+    from genderface.params import parse_params  # the package first: it quiets TensorFlow
 
-    raw = overridden(yaml.safe_load((REPO / "params.yaml").read_text()), args.overrides)
-    epochs = raw["train"]["epochs"]
-    rates = {size: images_per_second(raw, size, args.seconds) for size in args.sizes}
+    params = parse_params(
+        overridden(yaml.safe_load((REPO / "params.yaml").read_text()), args.overrides)
+    )
+    epochs = params.train.epochs
+    rates = {size: images_per_second(params, size, args.seconds) for size in args.sizes}
     first = rates[args.sizes[0]]
     print(f"{'px':>4}{'img/s':>8}{'ratio':>8}{'epoch min':>11}{f'{epochs} epochs min':>16}")
     for size, rate in rates.items():
