@@ -193,12 +193,18 @@ def test_predict_benchmark_times_both_paths_at_a_tiny_size():
 
 def test_train_step_prints_the_rate_per_size(tmp_path: Path) -> None:
     output = run(
-        "train_step.py", "--sizes", "32", "48", "--seconds", "0", "--train-images", "100",
-        "--set", "train.batch_size=4", "--set", "model.head_units=8",
+        "train_step.py", "--sizes", "32", "48", "--seconds", "0", "--train-images", "1000000",
+        "--set", "train.batch_size=4", "--set", "model.head_units=8", "--set", "train.epochs=3",
         cwd=tmp_path,
     )  # fmt: skip
     rows = re.findall(rf"^\s+(32|48)\s+{NUMBER}\s+{NUMBER}x\s+{NUMBER}\s+{NUMBER}$", output, re.M)
     assert [size for size, *_ in rows] == ["32", "48"], output
-    (_, rate, ratio, epoch, _), (_, _, other, _, _) = rows
-    assert ratio == "1.00" and float(other) > 0
-    assert float(epoch) == pytest.approx(100 / float(rate) / 60, abs=0.06)
+    (_, rate, ratio, epoch, epochs), (_, other_rate, other, _, _) = rows
+    assert ratio == "1.00"
+    low, high = ((float(other_rate) + d) / (float(rate) - d) for d in (-0.05, 0.05))
+    assert low - 0.005 <= float(other) <= high + 0.005  # the 48 px rate over the 32 px one
+    # minutes for a million images, from the rate as printed (rounded to 0.1 img/s) and
+    # themselves rounded to 0.1: within what the two roundings allow
+    fastest, slowest = (1_000_000 / (float(rate) + d) / 60 for d in (0.05, -0.05))
+    assert fastest - 0.05 <= float(epoch) <= slowest + 0.05
+    assert float(epochs) == pytest.approx(3 * float(epoch), abs=0.2)  # train.epochs=3, rounded
