@@ -8,7 +8,7 @@ find nothing to do, and `dvc exp run -S data.source=path -S data.path=<sample>` 
 the committed params otherwise, fairface-540 scored as `evaluate.external`. Prints wall times
 against the targets, the test scores and fairface-540's, overall and by age group. --sample is
 the 3,000-image sample by default; the full archive (a folder holding faces/man and faces/woman,
-DEVELOPERS.md says how to get it) is the issue-17 benchmark.
+docs/development.md says how to get it) is the issue-17 benchmark.
 
 With --precision: the sample end to end twice in one fresh clone, every stage run each time
 (`dvc exp run -f`), once with `train.mixed_precision=float32` and once with `auto`

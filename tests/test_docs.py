@@ -1,5 +1,5 @@
-"""The documentation: README.md and docs/*.md link only to files and headings that exist, and the
-sections whose commands the slow tests run are where those tests look for them."""
+"""The documentation: README.md, DEVELOPERS.md and docs/*.md link only to files and headings that
+exist, and the sections whose commands the slow tests run are where those tests look for them."""
 
 import re
 from pathlib import Path
@@ -10,7 +10,7 @@ import pytest
 from . import test_branches, test_experiments, test_remote
 from .conftest import MARKDOWN, REPO, doc_blocks
 
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+DOCS = [REPO / "README.md", REPO / "DEVELOPERS.md", *sorted((REPO / "docs").glob("*.md"))]
 
 
 def _anchors(path: Path) -> set[str]:
@@ -59,7 +59,7 @@ def test_every_relative_link_points_to_an_existing_file_and_heading(doc):
 
 def test_readme_links_every_page_of_docs():
     linked = {(REPO / urlsplit(target).path).resolve() for target in _links(REPO / "README.md")}
-    assert set(DOCS[1:]) <= linked
+    assert set(DOCS[1:]) <= linked  # DEVELOPERS.md and every page of docs/
 
 
 @pytest.mark.parametrize(
