@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from types import ModuleType
@@ -170,6 +171,56 @@ def print_found(found: dict, groups: list[str], names: list[str]) -> None:
         print(f"portraits, crop {scale:.0%} of the width: " + " | ".join(rate(h) for h in hits))
 
 
+@dataclass(frozen=True)
+class Finds:
+    """Each finder's hits, keyed (what, finder, group), and its seconds on the portraits."""
+
+    found: dict[tuple[str, str, str], list[bool]]
+    seconds: dict[str, float]
+    portraits: int
+
+
+def run_finders(
+    find: dict[str, Finder],
+    rows: list[dict[str, str]],
+    crops: list[Image.Image],
+    portrait_files: Path,
+    keep: int,
+) -> Finds:
+    """Every finder on every crop, then on every portrait made of them (timed); the first
+    `keep` portraits saved to portrait_files for predict."""
+    found: dict[tuple[str, str, str], list[bool]] = defaultdict(list)
+    for row, crop in zip(tqdm(rows, desc="fairface-540"), crops, strict=True):
+        for name, finder in find.items():
+            found["crops", name, row["age"]].append(finder(crop) is not None)
+    seconds = dict.fromkeys(find, 0.0)
+    total = len(SCALES) * len(crops)
+    for index, (scale, portrait, placed) in enumerate(tqdm(portraits(crops), "portraits", total)):
+        age = rows[index % len(rows)]["age"]
+        for name, finder in find.items():
+            start = time.perf_counter()
+            centre = finder(portrait)
+            seconds[name] += time.perf_counter() - start
+            hit = inside(centre, placed)
+            found["portraits", name, age].append(hit)
+            found["scale", name, f"{scale:.2f}"].append(hit)
+        if index < keep:
+            portrait.save(portrait_files / f"portrait_{index:04d}.jpg", quality=90)
+    return Finds(found, seconds, total)
+
+
+def print_predict(timings: dict[str, list[float]], predicted: int) -> None:
+    """Each path's best predict time over its rounds, and BlazeFace's speed against Haar's."""
+    best = {name: min(times) for name, times in timings.items()}
+    rounds = len(timings["Haar"])
+    print(f"predict --crop-face on {predicted} portraits, best of {rounds} rounds:")
+    for name, times in timings.items():
+        each = " ".join(f"{t:.1f}" for t in times)
+        speed = predicted / best[name]
+        print(f"  {name:<10}{best[name]:8.1f} s  {speed:6.1f} img/s  rounds: {each}")
+    print(f"BlazeFace / Haar speed = {best['Haar'] / best['BlazeFace']:.2f} (>= 1: no slower)")
+
+
 def main() -> None:
     parser = sample_parser(__doc__.splitlines()[0])
     parser.set_defaults(sample=REPO.parent / "shared/data/fairface-540.zip")
@@ -192,31 +243,13 @@ def main() -> None:
         haar_src = haar_package(work / "haar")
         find = finders(haar_src, clone / "src")
 
-        found: dict[tuple[str, str, str], list[bool]] = defaultdict(list)
-        for row, crop in zip(tqdm(rows, desc="fairface-540"), crops, strict=True):
-            for name, finder in find.items():
-                found["crops", name, row["age"]].append(finder(crop) is not None)
-        seconds = dict.fromkeys(find, 0.0)
         portrait_files = work / "portraits"
         portrait_files.mkdir()
-        total = len(SCALES) * len(crops)
-        for index, (scale, portrait, placed) in enumerate(
-            tqdm(portraits(crops), "portraits", total)
-        ):
-            age = rows[index % len(rows)]["age"]
-            for name, finder in find.items():
-                start = time.perf_counter()
-                centre = finder(portrait)
-                seconds[name] += time.perf_counter() - start
-                hit = inside(centre, placed)
-                found["portraits", name, age].append(hit)
-                found["scale", name, f"{scale:.2f}"].append(hit)
-            if index < args.predict_files:
-                portrait.save(portrait_files / f"portrait_{index:04d}.jpg", quality=90)
-
-        print_found(found, groups, list(find))
+        finds = run_finders(find, rows, crops, portrait_files, args.predict_files)
+        print_found(finds.found, groups, list(find))
         for name in find:
-            print(f"{name:<12}{total / seconds[name]:6.1f} images/s on the portraits (decoded)")
+            speed = finds.portraits / finds.seconds[name]
+            print(f"{name:<12}{speed:6.1f} images/s on the portraits (decoded)")
         paths = {
             "Haar": project_env(clone) | {"PYTHONPATH": str(haar_src)},
             "BlazeFace": project_env(clone),
@@ -226,15 +259,7 @@ def main() -> None:
             for name, env in paths.items():
                 timings[name].append(predict_seconds(name, env, model, portrait_files))
 
-    names = list(find)
-    best = {name: min(times) for name, times in timings.items()}
-    predicted = min(args.predict_files, total)
-    print(f"predict --crop-face on {predicted} portraits, best of {args.rounds} rounds:")
-    for name in names:
-        each = " ".join(f"{t:.1f}" for t in timings[name])
-        speed = predicted / best[name]
-        print(f"  {name:<10}{best[name]:8.1f} s  {speed:6.1f} img/s  rounds: {each}")
-    print(f"BlazeFace / Haar speed = {best['Haar'] / best['BlazeFace']:.2f} (>= 1: no slower)")
+    print_predict(timings, min(args.predict_files, finds.portraits))
 
 
 if __name__ == "__main__":
