@@ -5,8 +5,8 @@ with native bfloat16), and what else speeds up a CPU step.
         [--rounds 3] [--steps 10] [--feature-batches 30] [--policy auto] [--set KEY=VALUE ...]
 
 On a fresh clone of this repository, `dvc repro preprocess` turns the real 3,000-image sample into
-shards at the committed params (64 px); models are built by the project's own `build_model`
-(weights none) under each policy. Measured, in interleaved rounds in one run:
+shards at the committed params (`data.image_size` 32 px); models are built by the project's own
+`build_model` (weights none) under each policy. Measured, in interleaved rounds in one run:
 - phase 1: the bottleneck feature pass over --feature-batches train batches (`labelled_outputs` on
   `feature_extractor`, as training runs it over each split, trace included);
 - phase 2: `fit` over --steps batches with VGG16's top 2 blocks unfrozen, as training does, after
@@ -23,9 +23,17 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fresh_clone import add_overrides, preprocessed_clone, sample_parser, sample_path
+
+if TYPE_CHECKING:
+    import keras
+
+    from genderface.data.input_pipeline import TrainingData
+    from genderface.params import Params
 
 
 def main() -> None:
@@ -43,91 +51,103 @@ def main() -> None:
         measure(clone / "data/shards", raw, args)
 
 
-def measure(shards: Path, raw: dict, args: argparse.Namespace) -> None:
-    import keras
-    import tensorflow as tf
+@dataclass(frozen=True)
+class Step:
+    """One phase-2 case: op determinism on or off, XLA on or off, the batch size."""
 
-    # Keras reads op determinism from here too (it turns jit_compile off under it).
-    from tensorflow.python.framework.config import (
-        disable_op_determinism,
-        enable_op_determinism,
-    )
+    deterministic: bool
+    xla: bool
+    batch: int
 
-    from genderface.data.input_pipeline import TrainingData, batched
-    from genderface.modeling.devices import cpu_flags, precision, resolve_policy
-    from genderface.modeling.forward import labelled_outputs
-    from genderface.modeling.model import build_model, feature_extractor, prepare_fine_tuning
-    from genderface.modeling.training import OPTIMIZERS
-    from genderface.params import parse_params
 
-    params = parse_params(raw)
+def model_under(dtype_policy: str, params: "Params") -> "keras.Model":
+    """The project's model under `dtype_policy`: the transfer recipe, whose two phases this
+    measures."""
+    from genderface.modeling.devices import precision
+    from genderface.modeling.model import build_model
+
     cfg = params.train
-    gpu = bool(tf.config.list_physical_devices("GPU"))
-    policy = resolve_policy(args.policy, gpu, cpu_flags())
-    data = TrainingData.from_shards(shards)
-    for _ in batched(data.train, 256):  # fill the in-memory cache before anything is timed
-        pass
-    print(f"{params.data.image_size} px, batch {cfg.batch_size}, policy here: {policy}")
-
-    def model_under(dtype_policy: str) -> keras.Model:
-        with precision(dtype_policy):
-            # the transfer recipe's two phases are what this measures
-            return build_model(
-                params.data.image_size, params.model, cfg.augment, cfg.seed, recipe="transfer"
-            )
-
-    def feature_pass(dtype_policy: str) -> Callable[[], float]:
-        extractor = feature_extractor(model_under(dtype_policy))
-
-        batches = batched(data.train, cfg.batch_size).take(args.feature_batches)
-
-        def run() -> float:
-            enable_op_determinism()
-            start = time.perf_counter()
-            labels, _ = labelled_outputs(extractor, batches, "features")
-            return len(labels) / (time.perf_counter() - start)
-
-        return run
-
-    def training_step(dtype_policy: str, deterministic: bool, xla: bool, batch: int):
-        model = model_under(dtype_policy)
-        prepare_fine_tuning(model, cfg.fine_tune_blocks)
-        train = batched(data.train, batch).take(args.steps)
-
-        def run() -> float:
-            (enable_op_determinism if deterministic else disable_op_determinism)()
-            start = time.perf_counter()
-            model.fit(train, epochs=1, verbose=0)
-            return args.steps * batch / (time.perf_counter() - start)
-
-        (enable_op_determinism if deterministic else disable_op_determinism)()
-        model.compile(
-            optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=cfg.fine_tune_learning_rate),
-            loss=keras.losses.BinaryCrossentropy(),
-            metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
-            jit_compile=xla,
+    with precision(dtype_policy):
+        return build_model(
+            params.data.image_size, params.model, cfg.augment, cfg.seed, recipe="transfer"
         )
-        model.fit(batched(data.train, batch).take(2), epochs=1, verbose=0)  # trace (and compile)
-        return run
 
-    batch = cfg.batch_size
-    cases = {
-        "phase 1 feature pass, float32": feature_pass("float32"),
-        f"phase 1 feature pass, {policy}": feature_pass(policy),
-        "phase 2 step, float32": training_step("float32", True, False, batch),
-        f"phase 2 step, {policy}": training_step(policy, True, False, batch),
-        f"phase 2 step, {policy}, determinism off": training_step(policy, False, False, batch),
-        f"phase 2 step, {policy}, determinism off, XLA": training_step(policy, False, True, batch),
-        f"phase 2 step, {policy}, batch {2 * batch}": training_step(policy, True, False, 2 * batch),
-    }
+
+def feature_pass(
+    dtype_policy: str, params: "Params", data: "TrainingData", batches: int
+) -> Callable[[], float]:
+    """A timer of phase 1's feature pass over `batches` train batches (trace included): img/s."""
+    from genderface.data.input_pipeline import batched
+    from genderface.modeling.forward import labelled_outputs
+    from genderface.modeling.model import feature_extractor
+
+    extractor = feature_extractor(model_under(dtype_policy, params))
+    train = batched(data.train, params.train.batch_size).take(batches)
+
+    def run() -> float:
+        set_determinism(True)
+        start = time.perf_counter()
+        labels, _ = labelled_outputs(extractor, train, "features")
+        return len(labels) / (time.perf_counter() - start)
+
+    return run
+
+
+def training_step(
+    dtype_policy: str, params: "Params", data: "TrainingData", steps: int, case: Step
+) -> Callable[[], float]:
+    """A timer of phase 2's `fit` over `steps` batches, VGG16's top blocks unfrozen as training
+    unfreezes them, traced (and compiled) by a warm-up fit first: img/s."""
+    import keras
+
+    from genderface.data.input_pipeline import batched
+    from genderface.modeling.model import prepare_fine_tuning
+    from genderface.modeling.training import OPTIMIZERS
+
+    cfg = params.train
+    model = model_under(dtype_policy, params)
+    prepare_fine_tuning(model, cfg.fine_tune_blocks)
+    set_determinism(case.deterministic)
+    model.compile(
+        optimizer=OPTIMIZERS[cfg.optimizer](learning_rate=cfg.fine_tune_learning_rate),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
+        jit_compile=case.xla,
+    )
+    model.fit(batched(data.train, case.batch).take(2), epochs=1, verbose=0)
+    train = batched(data.train, case.batch).take(steps)
+
+    def run() -> float:
+        set_determinism(case.deterministic)
+        start = time.perf_counter()
+        model.fit(train, epochs=1, verbose=0)
+        return steps * case.batch / (time.perf_counter() - start)
+
+    return run
+
+
+def set_determinism(on: bool) -> None:
+    """TensorFlow's op determinism on or off; Keras reads it too (it turns jit_compile off under
+    it)."""
+    from tensorflow.python.framework.config import disable_op_determinism, enable_op_determinism
+
+    (enable_op_determinism if on else disable_op_determinism)()
+
+
+def interleaved(cases: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Every case once per round, round after round, each rate printed as it comes."""
     rates: dict[str, list[float]] = {name: [] for name in cases}
-    for round_ in range(args.rounds):
+    for round_ in range(rounds):
         for name, run in cases.items():
             rates[name].append(run())
             print(f"round {round_ + 1}: {name}: {rates[name][-1]:.1f} img/s", flush=True)
-    print(
-        f"\n{'median of ' + str(args.rounds) + ' interleaved rounds':<56}{'img/s':>8}{'ratio':>8}"
-    )
+    return rates
+
+
+def report(rates: dict[str, list[float]], policy: str) -> None:
+    """Median img/s per case and the median of its per-round ratio to float32 in that round."""
+    rounds = len(next(iter(rates.values())))
+    print(f"\n{'median of ' + str(rounds) + ' interleaved rounds':<56}{'img/s':>8}{'ratio':>8}")
     ratios = {}
     for name, values in rates.items():
         base = rates[f"{name.split(',')[0]}, float32"]
@@ -135,6 +155,40 @@ def measure(shards: Path, raw: dict, args: argparse.Namespace) -> None:
         print(f"{name:<56}{statistics.median(values):8.1f}{ratios[name]:7.2f}x")
     step = ratios[f"phase 2 step, {policy}"]
     print(f"phase-2 training, {policy} / float32: {step:.2f}x (target >= 1.4x)")
+
+
+def measure(shards: Path, raw: dict, args: argparse.Namespace) -> None:
+    import tensorflow as tf
+
+    from genderface.data.input_pipeline import TrainingData, batched
+    from genderface.modeling.devices import cpu_flags, resolve_policy
+    from genderface.params import parse_params
+
+    params = parse_params(raw)
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    policy = resolve_policy(args.policy, gpu, cpu_flags())
+    data = TrainingData.from_shards(shards)
+    for _ in batched(data.train, 256):  # fill the in-memory cache before anything is timed
+        pass
+    batch = params.train.batch_size
+    print(f"{params.data.image_size} px, batch {batch}, policy here: {policy}")
+
+    def features(dtype_policy: str) -> Callable[[], float]:
+        return feature_pass(dtype_policy, params, data, args.feature_batches)
+
+    def step(dtype_policy: str, case: Step) -> Callable[[], float]:
+        return training_step(dtype_policy, params, data, args.steps, case)
+
+    cases = {
+        "phase 1 feature pass, float32": features("float32"),
+        f"phase 1 feature pass, {policy}": features(policy),
+        "phase 2 step, float32": step("float32", Step(True, False, batch)),
+        f"phase 2 step, {policy}": step(policy, Step(True, False, batch)),
+        f"phase 2 step, {policy}, determinism off": step(policy, Step(False, False, batch)),
+        f"phase 2 step, {policy}, determinism off, XLA": step(policy, Step(False, True, batch)),
+        f"phase 2 step, {policy}, batch {2 * batch}": step(policy, Step(True, False, 2 * batch)),
+    }
+    report(interleaved(cases, args.rounds), policy)
 
 
 if __name__ == "__main__":
