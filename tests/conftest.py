@@ -187,10 +187,13 @@ def tiny_params_dict(**overrides: object) -> dict:
     settings = {
         "data.image_size": 32,
         "data.demo": {"man": 26, "woman": 14, "size": 48, "seed": 0},
-        "train.recipe": "transfer",  # two phases, no warm-up: the recipe most tests exercise
+        "train.recipe": "transfer",  # no warm-up: the recipe most tests exercise
         "train.warmup_epochs": 0,
         "model.batch_norm": False,
         "train.epochs": 1,
+        # phase 1 only: phase 2 (tracing the unfrozen model again) would double the cost of each
+        # tiny train; the tests of phase 2 ask for it with TWO_PHASES
+        "train.fine_tune_blocks": 0,
         "train.fine_tune_epochs": 1,
         "train.batch_size": 16,
         "model.head_units": 8,
@@ -203,6 +206,10 @@ def tiny_params_dict(**overrides: object) -> dict:
             node = node[key]
         node[leaf] = value
     return raw
+
+
+TWO_PHASES = {"train.fine_tune_blocks": 2}
+"""tiny_params_dict's overrides for the transfer recipe's phase 2 (VGG16's top two blocks)."""
 
 
 def normalised(name: str) -> str:
@@ -396,7 +403,7 @@ def exported_model(trained_model: Path, tmp_path_factory: pytest.TempPathFactory
 def reproduced_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """The project with tiny params, `dvc repro` run and everything committed: copy, don't touch.
 
-    One tiny pipeline run (~50 s on 2 cores) shared by the remote, experiment and branch tests.
+    One tiny pipeline run, shared by every end-to-end test that starts from the tiny project.
     """
 
     def build(root: Path) -> None:

@@ -13,7 +13,7 @@ from genderface.modeling.model import head_of
 from genderface.modeling.model_file import load_classifier, save_classifier
 from genderface.params import parse_params
 
-from .conftest import demo_training_data, tiny_params_dict
+from .conftest import TWO_PHASES, demo_training_data, tiny_params_dict
 
 PLAIN_CPU = {"fpu", "sse2", "avx2", "fma", "avx512f", "avx512_vnni"}
 
@@ -79,7 +79,9 @@ class PolicyProbe(keras.callbacks.Callback):
 def test_a_model_trained_under_mixed_bfloat16_is_saved_and_predicts_in_float32(tmp_path):
     from genderface.modeling.training import train
 
-    params = parse_params(tiny_params_dict(**{"train.mixed_precision": "mixed_bfloat16"}))
+    params = parse_params(
+        tiny_params_dict(**TWO_PHASES, **{"train.mixed_precision": "mixed_bfloat16"})
+    )
     probe = PolicyProbe()
     classifier = train(params, demo_training_data(tmp_path, params), [probe])
     head, fine_tune = probe.seen

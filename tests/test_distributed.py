@@ -15,7 +15,7 @@ import yaml
 from genderface.modeling.devices import cpu_flags, resolve_devices, resolve_policy
 from genderface.params import parse_params
 
-from .conftest import REPO, demo_training_data, free_ports, tiny_params_dict
+from .conftest import REPO, TWO_PHASES, demo_training_data, free_ports, tiny_params_dict
 
 
 def test_cpu_only_machine_trains_with_the_default_strategy_and_its_cpus_precision():
@@ -35,12 +35,12 @@ XLA = textwrap.dedent(
     from genderface.modeling.devices import resolve_devices
     from genderface.params import parse_params
     from genderface.modeling.training import train
-    from tests.conftest import demo_training_data, tiny_params_dict
+    from tests.conftest import TWO_PHASES, demo_training_data, tiny_params_dict
 
     switches = {
         "train.mixed_precision": "mixed_float16", "train.xla": True, "train.deterministic": False
     }
-    params = parse_params(tiny_params_dict(**switches))
+    params = parse_params(tiny_params_dict(**TWO_PHASES, **switches))
     devices = resolve_devices(params.train)
     warnings.simplefilter("error", UserWarning)  # Keras warns when it drops jit_compile
     fitted = []
@@ -99,9 +99,9 @@ MIRRORED = textwrap.dedent(
     from genderface.modeling.forward import labelled_outputs
     from genderface.params import parse_params
     from genderface.modeling.training import train
-    from tests.conftest import demo_training_data, tiny_params_dict
+    from tests.conftest import TWO_PHASES, demo_training_data, tiny_params_dict
 
-    params = parse_params(tiny_params_dict())
+    params = parse_params(tiny_params_dict(**TWO_PHASES))
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     devices = Devices(strategy, dtype_policy="float32", jit_compile=False)
     data = demo_training_data(Path(sys.argv[1]), params)
@@ -140,7 +140,7 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
 def test_multi_worker_training_with_two_local_workers(tmp_path):
     """Two `python stages/train.py` processes on 127.0.0.1 ports, as docs/training.md shows for a
     cluster: both train in lockstep, only the chief (worker 0) writes the model and curves."""
-    params = tiny_params_dict(**{"train.epochs": 2, "train.fine_tune_epochs": 1})
+    params = tiny_params_dict(**TWO_PHASES, **{"train.epochs": 2, "train.fine_tune_epochs": 1})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     demo_training_data(tmp_path / "data", parse_params(params))
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}

@@ -14,12 +14,13 @@ import pytest
 
 from genderface.modeling.model_file import load_classifier
 
-from .conftest import Project, tree_digest
+from .conftest import TWO_PHASES, Project, tree_digest
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 HEAD_EPOCHS, FINE_TUNE_EPOCHS = 3, 3
 PARAMS = {
+    **TWO_PHASES,
     "train.epochs": HEAD_EPOCHS,
     "train.fine_tune_epochs": FINE_TUNE_EPOCHS,
     "train.early_stopping_patience": 2,
@@ -30,11 +31,12 @@ PARAMS = {
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The pipeline with these params run once, never killed, and committed."""
-    project = Project(tmp_path_factory.mktemp("uninterrupted"))
+def uninterrupted(reproduced_project: Project, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The tiny project with these params, its train stage onwards run once, never killed, and
+    committed."""
+    project = Project(tmp_path_factory.mktemp("uninterrupted"), template=reproduced_project)
     project.set_params(**PARAMS)
-    project.repro()
+    assert project.repro() == ["train", "export", "evaluate"]
     project.commit("uninterrupted run")
     return project
 

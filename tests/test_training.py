@@ -61,7 +61,12 @@ def test_training_logs_per_epoch_curves_with_dvclive(tmp_path, tiny_params):
     params = tiny_params.model_copy(
         update={
             "train": tiny_params.train.model_copy(
-                update={"epochs": 2, "fine_tune_epochs": 2, "early_stopping_patience": 5}
+                update={
+                    "epochs": 2,
+                    "fine_tune_epochs": 2,
+                    "fine_tune_blocks": 2,
+                    "early_stopping_patience": 5,
+                }
             )
         }
     )
