@@ -403,7 +403,7 @@ def exported_model(trained_model: Path, tmp_path_factory: pytest.TempPathFactory
 def reproduced_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """The project with tiny params, `dvc repro` run and everything committed: copy, don't touch.
 
-    One tiny pipeline run, shared by every end-to-end test that starts from the tiny project.
+    One tiny pipeline run, shared by most end-to-end tests of the tiny project.
     """
 
     def build(root: Path) -> None:

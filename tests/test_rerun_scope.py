@@ -85,11 +85,16 @@ def test_editing_export_code_reruns_export_alone(project):
     assert hashlib.sha256(exported.read_bytes()).hexdigest() == before
 
 
-def test_editing_training_code_changes_train_alone(project):
-    """evaluate depends on the model, not on training.py: it follows only if the model changes."""
+def test_editing_training_code_reruns_train_alone(project):
+    """evaluate depends on the model, not on training.py: it follows only if the model changes,
+    and retraining in a new process (phase 1 on cached VGG16 features) writes the same bytes."""
+    model = project.root / "models/model.keras"
+    before = hashlib.sha256(model.read_bytes()).hexdigest()
     path = project.root / "src/genderface/modeling/training.py"
     path.write_text(path.read_text() + "\n# reworded\n")
     assert project.changed() == {"train"}
+    assert project.repro() == ["train"]
+    assert hashlib.sha256(model.read_bytes()).hexdigest() == before
 
 
 def test_the_face_margin_reaches_preprocess_train_evaluate_and_predict(

@@ -10,8 +10,9 @@ from dvclive.keras import DVCLiveCallback
 from genderface.modeling import model_file
 from genderface.modeling.model_file import load_classifier, save_classifier
 from genderface.modeling.training import class_weights
+from genderface.params import parse_params
 
-from .conftest import demo_training_data, tree_digest
+from .conftest import TWO_PHASES, demo_training_data, tiny_params_dict, tree_digest
 
 
 def test_balanced_class_weights_match_inverse_frequency():
@@ -55,21 +56,12 @@ def test_trained_model_saves_atomically_and_reloads(trained_model, tmp_path, mon
 
 
 @pytest.mark.slow
-def test_training_logs_per_epoch_curves_with_dvclive(tmp_path, tiny_params):
+def test_training_logs_per_epoch_curves_with_dvclive(tmp_path):
     from genderface.modeling.training import train
 
-    params = tiny_params.model_copy(
-        update={
-            "train": tiny_params.train.model_copy(
-                update={
-                    "epochs": 2,
-                    "fine_tune_epochs": 2,
-                    "fine_tune_blocks": 2,
-                    "early_stopping_patience": 5,
-                }
-            )
-        }
-    )
+    two_by_two = {"train.epochs": 2, "train.fine_tune_epochs": 2}
+    patience = {"train.early_stopping_patience": 5}
+    params = parse_params(tiny_params_dict(**TWO_PHASES, **two_by_two, **patience))
     data = demo_training_data(tmp_path, params)
     with Live(str(tmp_path / "metrics"), dvcyaml=False, save_dvc_exp=False) as live:
         train(params, data, callbacks=[DVCLiveCallback(live=live)])
@@ -172,9 +164,6 @@ def test_weights_none_trains_every_layer_from_the_first_step(tmp_path, tiny_para
 
 def test_warm_up_then_cosine_per_step():
     from genderface.modeling.training import learning_rate
-    from genderface.params import parse_params
-
-    from .conftest import tiny_params_dict
 
     cfg = parse_params(tiny_params_dict(**{"train.warmup_epochs": 1, "train.epochs": 3})).train
     schedule = learning_rate(cfg, "scratch", steps_per_epoch=10)
