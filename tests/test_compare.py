@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from genderface.commands import compare
 from genderface.commands.cli import app
 from genderface.errors import GenderfaceError
+from genderface.evaluation.outputs import predictions_file
 
 from .conftest import GIT_ENV, Project
 
@@ -89,6 +90,18 @@ def run_json(*args: str) -> dict:
     result = runner.invoke(app, ["compare", *args, "--format", "json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
+
+
+def test_the_external_folder_s_predictions_are_compared_with_split_external(repo):
+    """--split external pairs metrics/eval/predictions/external.csv; the test split is untouched."""
+    external = repo / predictions_file("external")
+    frame(LABELS, ALWAYS_MAN).to_csv(external, index=False, lineterminator="\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "external scored")
+    frame(LABELS, GOOD).to_csv(external, index=False, lineterminator="\n")
+    assert run_json("HEAD", "workspace")["verdict"] == "no significant difference"
+    result = run_json("HEAD", "workspace", "--split", "external")
+    assert (result["images"], result["verdict"]) == (100, "B is better")
 
 
 def test_a_revision_against_itself_differs_by_nothing(repo):

@@ -138,6 +138,11 @@ def predict(
     )
 
 
+class ComparedSplit(StrEnum):
+    test = "test"
+    external = "external"
+
+
 class CompareFormat(StrEnum):
     table = "table"
     json = "json"
@@ -158,8 +163,12 @@ def compare(
     ] = CompareFormat.table,
     resamples: Annotated[int, typer.Option(min=100, help="Paired-bootstrap resamples.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    split: Annotated[
+        ComparedSplit,
+        typer.Option(help="test (the test split) or external (evaluate.external's folder)."),
+    ] = ComparedSplit.test,
 ) -> None:
-    """Is B better than A? Pairs two revisions' test predictions image by image.
+    """Is B better than A? Pairs two revisions' test (or external) predictions image by image.
 
     Prints accuracy and balanced accuracy of each, B - A with a paired-bootstrap 95% interval,
     McNemar's exact p, and one sentence: "B is better", "A is better" or "no significant
@@ -169,7 +178,7 @@ def compare(
     def run() -> None:
         from genderface.commands import compare as comparison
 
-        frames = [comparison.read_predictions(rev) for rev in (rev_a, rev_b)]
+        frames = [comparison.read_predictions(rev, split=split.value) for rev in (rev_a, rev_b)]
         result = comparison.compare(*frames, rev_a, rev_b, resamples, seed)
         if output is CompareFormat.json:
             print(json.dumps(result.as_dict(), indent=2))

@@ -1,9 +1,9 @@
-"""Is B better than A, or is the difference noise? Two revisions' test predictions, image by image.
+"""Is B better than A, or is the difference noise? Two revisions' predictions, image by image.
 
 Each revision's evaluate stage commits metrics/eval/predictions/test.csv (sha256, file, label,
-probability, predicted). Pairing the rows by content hash lets one paired test judge the two
-models on the very same images: far sharper than comparing two accuracies, each with its own
-interval.
+probability, predicted), and external.csv for evaluate.external's folder. Pairing the rows by
+content hash lets one paired test judge the two models on the very same images: far sharper
+than comparing two accuracies, each with its own interval.
 
 Pairing: by sha256 with multiplicity. A test split can hold byte-identical copies of an image
 (always in one class); the k-th copy at A (in file order) pairs with the k-th at B. Copies have
@@ -40,32 +40,36 @@ def _parse(data: bytes, where: str) -> pd.DataFrame:
     return frame[COLUMNS]
 
 
-def read_predictions(rev: str | None, root: Path | None = None) -> pd.DataFrame:
-    """The test predictions at a git revision, branch, tag or `dvc exp` name, or on disk
-    (rev None or "workspace"); `root` is the project's root folder (default: the current one)."""
+def read_predictions(
+    rev: str | None, root: Path | None = None, split: str = "test"
+) -> pd.DataFrame:
+    """One set's predictions ("test" or "external") at a git revision, branch, tag or `dvc exp`
+    name, or on disk (rev None or "workspace"); `root` is the project's root folder (default: the
+    current one)."""
     root = Path.cwd() if root is None else root
+    predictions = predictions_file(split)
     if rev in (None, WORKSPACE):
-        path = root / PREDICTIONS
+        path = root / predictions
         if not path.is_file():
-            raise GenderfaceError(f"{PREDICTIONS}: not in the workspace; run `dvc repro` first")
-        return _parse(path.read_bytes(), f"{PREDICTIONS} (workspace)")
+            raise GenderfaceError(f"{predictions}: not in the workspace; run `dvc repro` first")
+        return _parse(path.read_bytes(), f"{predictions} (workspace)")
     import dvc.api
     from dvc.exceptions import PathMissingError
     from dvc.scm import RevError, SCMError
 
     try:
         # dvc.api resolves revisions as `dvc metrics diff` does: `dvc exp` names included.
-        data = dvc.api.read(PREDICTIONS.as_posix(), repo=str(root), rev=rev, mode="rb")
+        data = dvc.api.read(predictions.as_posix(), repo=str(root), rev=rev, mode="rb")
     except RevError as err:
         raise GenderfaceError(f"{err}: not a commit, branch, tag or experiment") from None
     except SCMError as err:
         raise GenderfaceError(f"{err}; run compare inside the project's git clone") from None
     except PathMissingError:
         raise GenderfaceError(
-            f"{PREDICTIONS}: not committed at {rev}; that revision predates per-image "
+            f"{predictions}: not committed at {rev}; that revision predates per-image "
             "predictions or was never evaluated"
         ) from None
-    return _parse(data, f"{PREDICTIONS} at {rev}")
+    return _parse(data, f"{predictions} at {rev}")
 
 
 @dataclass(frozen=True)
