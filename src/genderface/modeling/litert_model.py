@@ -69,8 +69,6 @@ class LiteClassifier:
 
 def load_lite_classifier(path: Path) -> LiteClassifier:
     """The .tflite model and its sidecar, or one line saying which file is missing or broken."""
-    if not path.is_file():
-        raise GenderfaceError(f"{path}: model file not found; run `dvc repro` first")
     info = ModelInfo.read(path)
     try:
         model = LiteModel(path.read_bytes())

@@ -153,8 +153,6 @@ def save_classifier(classifier: Classifier, model_path: Path) -> None:
 
 def load_classifier(model_path: Path) -> Classifier:
     """Load model.keras and its sidecar, or say in one line which file is missing or broken."""
-    if not model_path.is_file():
-        raise GenderfaceError(f"{model_path}: model file not found; run `dvc repro` first")
     info = ModelInfo.read(model_path)
     try:
         model = keras.saving.load_model(model_path, compile=False, custom_objects=CUSTOM_LAYERS)

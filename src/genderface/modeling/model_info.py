@@ -34,6 +34,10 @@ class ModelInfo:
 
     @classmethod
     def read(cls, model_path: Path) -> "ModelInfo":
+        """The sidecar of the model file at model_path, or one line saying which of the two is
+        missing or broken. Opens no model: predict checks both before TensorFlow starts."""
+        if not model_path.is_file():
+            raise GenderfaceError(f"{model_path}: model file not found; run `dvc repro` first")
         sidecar = model_meta(model_path)
         if not sidecar.is_file():
             raise GenderfaceError(f"{sidecar}: model file not found; run `dvc repro` first")
