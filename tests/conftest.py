@@ -138,10 +138,19 @@ LONGEST_FIRST = (
     "test_tracked_inputs.py",
     "test_benchmarks.py",
     "test_compare.py",
+    "test_distributed.py",
+    "test_resume.py",
+    "test_experiments.py",
+    "test_rerun_scope.py",
+    "test_faults.py",
+    "test_branches.py",
+    "test_training.py",
+    "test_faces.py",
+    "test_stages.py",
 )
-"""The modules that take longest (docs/development.md). `make test` gives each module whole to one
-of its workers in collection order: these go first, so no worker is left running one of them
-alone at the end."""
+"""The modules that take longest, longest first (docs/development.md). `make test` gives each
+module whole to one of its workers in collection order: these go first, so the modules left for
+the end take seconds and no worker is left running a long one alone."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -393,10 +402,11 @@ def exported_model(trained_model: Path, tmp_path_factory: pytest.TempPathFactory
     from genderface.modeling.export import convert
     from genderface.modeling.model_file import load_classifier
 
-    folder = tmp_path_factory.mktemp("exported")
-    (folder / "model.tflite").write_bytes(convert(load_classifier(trained_model).model))
-    shutil.copy(trained_model.with_suffix(".json"), folder / "model.json")
-    return folder / "model.tflite"
+    def build(folder: Path) -> None:
+        (folder / "model.tflite").write_bytes(convert(load_classifier(trained_model).model))
+        shutil.copy(trained_model.with_suffix(".json"), folder / "model.json")
+
+    return built_once(tmp_path_factory, "exported", build) / "model.tflite"
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """predict's face framing: BlazeFace finds real faces (fairface-540 crops placed on canvases) and
-the model classifies the crop, through the installed `genderface` command; a picture with no face
-found gets no label."""
+the model classifies the crop, through the installed `genderface` command on the exported model
+(LiteRT, predict's default); a picture with no face found gets no label."""
 
 import csv
 import io
@@ -18,7 +18,7 @@ from PIL import Image
 from genderface.data import faces
 from genderface.data.framing import Framing
 from genderface.data.images import load_rgb, load_upright
-from genderface.modeling.model_file import Classifier, load_classifier
+from genderface.modeling.litert_model import LiteClassifier, load_lite_classifier
 
 from .conftest import REPO, tiny_params_dict
 
@@ -60,8 +60,8 @@ def face_side(face: faces.Face) -> float:
     return float(face.box[2] - face.box[0])
 
 
-def score_of(classifier: Classifier, pixels: np.ndarray) -> float:
-    return float(classifier.model.predict(pixels[None].astype(np.float32), verbose=0)[0, 0])
+def score_of(classifier: LiteClassifier, pixels: np.ndarray) -> float:
+    return float(classifier.model(pixels[None].astype(np.float32))[0, 0])
 
 
 def test_the_chosen_crops_hold_one_face(fairface):
@@ -131,23 +131,24 @@ def scenes(fairface, tmp_path_factory) -> dict[str, tuple[Path, dict]]:
 
 
 @pytest.fixture(scope="module")
-def predicted(scenes, trained_model) -> dict[str, dict]:
+def predicted(scenes, exported_model) -> dict[str, dict]:
     """One `genderface predict --format json` over every scene, framed as the model was trained:
     its face (the default, from models/model.json)."""
     paths = [str(path) for path, _ in scenes.values()]
-    run = genderface("predict", "--model", str(trained_model), "--format", "json", *paths)
+    run = genderface("predict", "--model", str(exported_model), "--format", "json", *paths)
     assert run.returncode == 0, run.stderr
     records = [json.loads(line) for line in run.stdout.splitlines()]
     return {Path(record["path"]).stem: record for record in records}
 
 
 @pytest.fixture(scope="module")
-def classifier(trained_model) -> Classifier:
-    return load_classifier(trained_model)
+def classifier(exported_model) -> LiteClassifier:
+    """The model predict runs, in this process: the reference for its probabilities."""
+    return load_lite_classifier(exported_model)
 
 
-def label_of(classifier: Classifier, score: float) -> str:
-    return classifier.classes[int(score >= classifier.threshold)]
+def label_of(classifier: LiteClassifier, score: float) -> str:
+    return classifier.info.classes[int(score >= classifier.info.threshold)]
 
 
 def test_the_model_records_the_face_framing_it_was_trained_with(classifier):
@@ -215,10 +216,10 @@ def test_grey_and_tiny_images_are_cropped(scenes, predicted):
 NO_FACE_SCENES = ("blank", "none", "pixel", "transparent")
 
 
-def test_a_picture_with_no_face_gets_no_label(scenes, predicted, classifier, trained_model):
+def test_a_picture_with_no_face_gets_no_label(scenes, predicted, classifier, exported_model):
     """Blank, a ramp, one pixel, fully transparent: "no face", no probability (a label here would
     be confident about nothing), in every format."""
-    threshold = classifier.threshold
+    threshold = classifier.info.threshold
     for name in NO_FACE_SCENES:
         path = str(scenes[name][0])
         assert predicted[name] == {
@@ -229,7 +230,7 @@ def test_a_picture_with_no_face_gets_no_label(scenes, predicted, classifier, tra
             "face": "none",
         }
     paths = [str(scenes[name][0]) for name in NO_FACE_SCENES]
-    model = ["predict", "--model", str(trained_model)]
+    model = ["predict", "--model", str(exported_model)]
     as_csv = genderface(*model, "--format", "csv", *paths).stdout
     assert list(csv.reader(io.StringIO(as_csv))) == [
         ["path", "label", "p_woman", "threshold", "face"],
@@ -241,9 +242,9 @@ def test_a_picture_with_no_face_gets_no_label(scenes, predicted, classifier, tra
     assert cells == [[path, "no face", "-", f"{threshold:.4f}", "none"] for path in paths]
 
 
-def test_whole_image_classifies_a_picture_with_no_face(scenes, classifier, trained_model):
+def test_whole_image_classifies_a_picture_with_no_face(scenes, classifier, exported_model):
     path = scenes["blank"][0]
-    args = ["predict", "--model", str(trained_model), "--format", "json", "--whole-image"]
+    args = ["predict", "--model", str(exported_model), "--format", "json", "--whole-image"]
     record = json.loads(genderface(*args, str(path)).stdout)
     whole = score_of(classifier, load_rgb(path, classifier.image_size))
     assert list(record) == ["path", "label", "p_woman", "threshold"]
@@ -254,12 +255,12 @@ def test_whole_image_classifies_a_picture_with_no_face(scenes, classifier, train
 
 
 def test_margin_widens_the_crop_and_bad_files_are_one_line(
-    scenes, trained_model, classifier, tmp_path
+    scenes, exported_model, classifier, tmp_path
 ):
     path = scenes["off_centre"][0]
     bad = tmp_path / "notes.jpg"
     bad.write_text("not an image")
-    args = ["predict", "--model", str(trained_model), "--format", "json", "--crop-face"]
+    args = ["predict", "--model", str(exported_model), "--format", "json", "--crop-face"]
     run = genderface(*args, "--margin", "0.6", str(path), str(bad))
     assert run.returncode == 1
     assert run.stderr.splitlines() == [f"error: {bad}: not an image (unrecognised format)"]

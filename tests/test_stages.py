@@ -72,6 +72,11 @@ def _external_folder(fairface: Path, folder: Path) -> Path:
     return folder
 
 
+TENSORFLOW_NOISE = ("cuInit", "absl::InitializeLog", "cpu_feature_guard", "oneDNN", "cudart_stub")
+CLEAN = {"TF_CPP_MIN_LOG_LEVEL": None}
+"""No TF_CPP_* setting inherited: TensorFlow as a user's shell starts it."""
+
+
 def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
     trained_model, tmp_path, fairface
 ):
@@ -79,8 +84,13 @@ def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
     external = _external_folder(fairface, tmp_path / "elsewhere")
     settings = {"evaluate.external": str(external), "evaluate.mistakes": 40}
     write_params(tmp_path, **settings, **{"evaluate.min_group": 3})
-    result = run_stage("evaluate", tmp_path)
+    result = run_stage("evaluate", tmp_path, env=CLEAN)
     assert result.returncode == 0, result.stderr
+    # On a machine without a GPU: the stage's own lines, not TensorFlow's C++ start-up lines
+    # (test_verbose_brings_back_tensorflow_start_up_lines asks for them)
+    output = result.stdout + result.stderr
+    assert not [noise for noise in TENSORFLOW_NOISE if noise in output], output
+    assert "evaluate: " in result.stderr
     metrics = json.loads((tmp_path / "metrics/eval/metrics.json").read_text())
     keys = {"images", "threshold", "accuracy", "balanced_accuracy", "roc_auc"}
     keys |= {"average_precision", "log_loss", "ece", "baseline_accuracy", "man", "woman"}
@@ -145,23 +155,14 @@ def test_evaluate_stage_with_a_missing_external_folder_writes_nothing(trained_mo
     assert not (tmp_path / "models/MODEL_CARD.md").exists()
 
 
-TENSORFLOW_NOISE = ("cuInit", "absl::InitializeLog", "cpu_feature_guard", "oneDNN", "cudart_stub")
-
-
-@pytest.mark.slow  # starts fresh Python + TensorFlow processes several times
-def test_stage_output_hides_tensorflow_start_up_noise_unless_verbose(trained_model, tmp_path):
-    """On a machine without a GPU: the stage's own lines, not TensorFlow's C++ start-up lines
-    (which --verbose and GENDERFACE_VERBOSE=1 bring back). No TF_CPP_* setting inherited."""
+@pytest.mark.slow  # starts fresh Python + TensorFlow processes twice
+def test_verbose_brings_back_tensorflow_start_up_lines(trained_model, tmp_path):
+    """--verbose and GENDERFACE_VERBOSE=1 each show TensorFlow's C++ start-up lines, which a
+    stage otherwise keeps off its output (test_evaluate_stage_writes_metrics_...)."""
     _evaluate_workdir(trained_model, tmp_path)
     write_params(tmp_path)
-    clean = {"TF_CPP_MIN_LOG_LEVEL": None}
-    quiet = run_stage("evaluate", tmp_path, env=clean)
-    assert quiet.returncode == 0, quiet.stderr
-    output = quiet.stdout + quiet.stderr
-    assert not [noise for noise in TENSORFLOW_NOISE if noise in output], output
-    assert "evaluate: " in quiet.stderr  # the stage's own log lines are still there
     for args, env in ((("--verbose",), {}), ((), {"GENDERFACE_VERBOSE": "1"})):
-        loud = run_stage("evaluate", tmp_path, *args, env=clean | env)
+        loud = run_stage("evaluate", tmp_path, *args, env=CLEAN | env)
         assert loud.returncode == 0, loud.stderr
         assert "absl::InitializeLog" in loud.stderr
         assert "failed call to cuInit" in loud.stderr
