@@ -35,6 +35,7 @@ def test_bad_framing_params_fail_naming_the_key(key, value, message):
 
 def test_the_sidecar_carries_the_framing_and_an_old_one_means_the_whole_picture(tmp_path):
     model = tmp_path / "model.keras"
+    model.write_bytes(b"")  # the sidecar is read only beside a model file; its content is not read
     ModelInfo(["man", "woman"], 0.4, Framing("face", 0.35)).write(model)
     sidecar = json.loads((tmp_path / "model.json").read_text())
     assert sidecar["framing"] == {"kind": "face", "margin": 0.35}
