@@ -239,16 +239,16 @@ def _beyond_the_light_install(modules: set[str]) -> set[str]:
     }
 
 
-def _modules_after_predict(*args: str) -> tuple[str, set[str]]:
+def _modules_after_predict(*args: str, exit_code: int = 0) -> tuple[str, set[str]]:
     """Run `genderface predict ARGS` in a fresh interpreter, through the console script's own
-    entry point; its stdout and the top-level modules loaded by then."""
+    entry point, expecting exit_code; its stdout and the top-level modules loaded by then."""
     code = (
         "import json, sys\n"
         "from genderface.commands.cli import app\n"
         "try:\n"
         f"    app({['predict', *args]!r})\n"
         "except SystemExit as done:\n"
-        "    assert not done.code, done.code\n"
+        f"    assert (done.code or 0) == {exit_code}, done.code\n"
         "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
@@ -269,3 +269,13 @@ def test_predict_on_the_exported_model_imports_no_tensorflow_keras_or_dvc(
     # the probe sees TensorFlow when it is there: the .keras model still goes through Keras
     _, modules = _modules_after_predict("--model", str(trained_model), image)
     assert {"tensorflow", "keras"} <= _beyond_the_light_install(modules)
+
+
+def test_a_missing_keras_model_or_sidecar_fails_before_tensorflow_starts(
+    trained_model, images, tmp_path
+):
+    alone = tmp_path / "model.keras"
+    shutil.copy(trained_model, alone)  # no model.json beside it
+    for model in (tmp_path / "missing.keras", alone):
+        _, modules = _modules_after_predict("--model", str(model), str(images["jpeg"]), exit_code=1)
+        assert not {"tensorflow", "keras"} & modules, model

@@ -1,8 +1,9 @@
 """Files named by params.yaml are tracked by content: `dvc status` and `dvc repro` in a real repo.
 
 data.path (a folder or an archive), model.weights_file and evaluate.external are dvc.yaml
-dependencies templated from params.yaml: a changed, added or removed file reruns its reader and
-everything after it; the same bytes rewritten, or a touched file, rerun nothing.
+dependencies templated from params.yaml: a changed, added or removed file makes its reader stale
+(`dvc status`) and `dvc repro` reruns it and what it changes; the same bytes rewritten, or a
+touched file, rerun nothing.
 """
 
 import os

@@ -162,7 +162,9 @@ def test_scratch_recipe_trains_every_layer_byte_reproducibly_and_reloads(tmp_pat
     assert len(convs) == 13
     for name in convs:
         before = start.get_layer("vgg16").get_layer(name).kernel.numpy()
-        assert not np.allclose(before, base.get_layer(name).kernel.numpy()), f"{name} did not learn"
+        after = base.get_layer(name).kernel.numpy()
+        # rtol well above weight decay's shrinking alone (lr 1e-3 x 0.01 per step, two steps)
+        assert not np.allclose(before, after, rtol=1e-3, atol=0), f"{name} did not learn"
     pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
     loaded = load_classifier(saved[0])
     np.testing.assert_array_equal(

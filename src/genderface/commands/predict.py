@@ -91,7 +91,8 @@ def load_labeller(model: Path) -> Labeller:
         lite = load_lite_classifier(model)
         return Labeller(lite.model, lite.image_size, lite.info)
     if model.suffix == ".keras":
-        # A missing model or sidecar is one line at once, not after TensorFlow's start-up.
+        # A missing model, or a missing or broken sidecar, is one line at once, not after
+        # TensorFlow's start-up.
         ModelInfo.read(model)
         from genderface.modeling.forward import forward_pass  # TensorFlow: quiet.py
         from genderface.modeling.model_file import load_classifier

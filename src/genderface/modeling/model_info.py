@@ -1,8 +1,9 @@
 """models/model.json, the model's sidecar: its class names, decision threshold, the framing its
 training images had (so evaluate and predict frame pictures the same way) and what made it.
 
-Plain JSON, read without TensorFlow: by evaluate and predict through model_file.py, and by the
-model card through the evaluated model.
+Plain JSON, read without TensorFlow: by the model loaders (model_file.py, litert_model.py), by
+predict before it starts TensorFlow for a .keras model, and by the model card through the
+evaluated model.
 """
 
 import json
