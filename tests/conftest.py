@@ -145,12 +145,12 @@ LONGEST_FIRST = (
     "test_faults.py",
     "test_branches.py",
     "test_training.py",
-    "test_faces.py",
     "test_stages.py",
 )
-"""The modules that take longest, longest first (docs/development.md). `make test` gives each
-module whole to one of its workers in collection order: these go first, so the modules left for
-the end take seconds and no worker is left running a long one alone."""
+"""The modules that took about a minute or more in a measured run (docs/development.md), the
+four longest first. `make test` gives each module whole to one of its workers in collection
+order: these go first, so the modules left for the end take seconds and no worker is left
+running a long one alone."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -53,7 +53,7 @@ def git(root: Path, *args: str) -> str:
 
 
 def put(root: Path, predictions: pd.DataFrame) -> None:
-    path = root / compare.PREDICTIONS
+    path = root / predictions_file("test")
     path.parent.mkdir(parents=True, exist_ok=True)
     predictions.to_csv(path, index=False, lineterminator="\n")
 
@@ -179,7 +179,7 @@ def test_bad_revision_or_missing_file_is_one_error_line(repo, args, message):
 
 
 def test_no_predictions_in_the_workspace_or_no_git(repo, tmp_path_factory, monkeypatch):
-    (repo / compare.PREDICTIONS).unlink()
+    (repo / predictions_file("test")).unlink()
     with pytest.raises(GenderfaceError, match=r"not in the workspace; run `dvc repro` first"):
         compare.read_predictions(None)
     monkeypatch.chdir(tmp_path_factory.mktemp("plain"))
@@ -188,7 +188,7 @@ def test_no_predictions_in_the_workspace_or_no_git(repo, tmp_path_factory, monke
 
 
 def test_a_file_without_the_columns_is_refused(repo):
-    (repo / compare.PREDICTIONS).write_text("file,label\nfaces/man/a.jpg,man\n")
+    (repo / predictions_file("test")).write_text("file,label\nfaces/man/a.jpg,man\n")
     with pytest.raises(GenderfaceError, match=r"\(workspace\): no column sha256, probability, pr"):
         compare.read_predictions("workspace")
 
@@ -242,7 +242,7 @@ def compare_json(project: Project, *args: str) -> dict:
 
 
 def _hashes(project: Project, rev: str) -> Counter:
-    text = project.run("git", "show", f"{rev}:{compare.PREDICTIONS}")
+    text = project.run("git", "show", f"{rev}:{predictions_file('test')}")
     return Counter(pd.read_csv(io.StringIO(text), dtype=str)["sha256"])
 
 

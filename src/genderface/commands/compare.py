@@ -23,7 +23,6 @@ from genderface.evaluation.outputs import PREDICTION_COLUMNS as COLUMNS
 from genderface.evaluation.outputs import predictions_file
 from genderface.fsutil import parse_csv
 
-PREDICTIONS = predictions_file("test")
 WORKSPACE = "workspace"  # as `dvc metrics diff` names the files on disk
 ALPHA = 1 - stats.LEVEL
 METRICS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy"}
