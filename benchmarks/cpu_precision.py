@@ -179,15 +179,21 @@ def measure(shards: Path, raw: dict, args: argparse.Namespace) -> None:
     def step(dtype_policy: str, case: Step) -> Callable[[], float]:
         return training_step(dtype_policy, params, data, args.steps, case)
 
-    cases = {
-        "phase 1 feature pass, float32": features("float32"),
-        f"phase 1 feature pass, {policy}": features(policy),
-        "phase 2 step, float32": step("float32", Step(True, False, batch)),
-        f"phase 2 step, {policy}": step(policy, Step(True, False, batch)),
-        f"phase 2 step, {policy}, determinism off": step(policy, Step(False, False, batch)),
-        f"phase 2 step, {policy}, determinism off, XLA": step(policy, Step(False, True, batch)),
-        f"phase 2 step, {policy}, batch {2 * batch}": step(policy, Step(True, False, 2 * batch)),
+    # Built by name, once each: where the policy here is float32, its pairs are one case.
+    makers: dict[str, Callable[[], Callable[[], float]]] = {
+        "phase 1 feature pass, float32": lambda: features("float32"),
+        f"phase 1 feature pass, {policy}": lambda: features(policy),
+        "phase 2 step, float32": lambda: step("float32", Step(True, False, batch)),
+        f"phase 2 step, {policy}": lambda: step(policy, Step(True, False, batch)),
+        f"phase 2 step, {policy}, determinism off": lambda: step(policy, Step(False, False, batch)),
+        f"phase 2 step, {policy}, determinism off, XLA": lambda: step(
+            policy, Step(False, True, batch)
+        ),
+        f"phase 2 step, {policy}, batch {2 * batch}": lambda: step(
+            policy, Step(True, False, 2 * batch)
+        ),
     }
+    cases = {name: make() for name, make in makers.items()}
     report(interleaved(cases, args.rounds), policy)
 
 
