@@ -101,7 +101,7 @@ def test_bottleneck_cache_prints_the_speed_up(tmp_path: Path) -> None:
     assert figures(rf"^whole phase 1 \(1 epochs\): {NUMBER}x$", output)[0] > 0
 
 
-@pytest.mark.slow  # a fresh-clone dvc repro, then five to seven VGG16 models built and fitted
+@pytest.mark.slow  # a fresh-clone dvc repro, then five or seven VGG16 models, four or five fitted
 def test_cpu_precision_prints_the_ratios(tmp_path: Path) -> None:
     archive = tiny_archive(tmp_path)
     output = run(
@@ -156,7 +156,7 @@ def test_face_crop_prints_the_shares_and_speeds(tmp_path: Path) -> None:
 @pytest.mark.slow  # a tiny dvc repro in a fresh clone, then an experiment on the same images
 def test_pipeline_prints_the_wall_times(tmp_path: Path) -> None:
     # The "real data" is the demo's own images in an archive: data/raw comes out byte-identical,
-    # so the experiment reruns download and evaluate only (the script's every line still runs).
+    # so the experiment reruns download and evaluate only (the same lines of the script run).
     demo = DemoParams(man=26, woman=14, size=48, seed=0)
     write_demo(demo, tmp_path / "faces")
     archive = zipped_faces(tmp_path)
