@@ -323,6 +323,15 @@ def write_faces(root: Path, per_class: int = 6) -> Path:
     return root
 
 
+def zip_folder(folder: Path, archive: Path, prefix: str = "") -> Path:
+    """archive holding everything under folder (folders too, as zip tools write them), each by
+    prefix + its path relative to folder, in sorted order."""
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            zf.write(path, prefix + path.relative_to(folder).as_posix())
+    return archive
+
+
 def require_sample() -> Path:
     """The real sample's path, or skip the calling test saying why."""
     if not SAMPLE_ZIP.is_file():

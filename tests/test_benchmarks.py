@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from genderface.data.demo import write_demo
-from genderface.params import DemoParams
-from tests.conftest import REPO, require_sample, write_faces
+from genderface.params import Params
+from tests.conftest import REPO, require_sample, write_faces, zip_folder
 
 NUMBER = r"(-?\d+(?:\.\d+)?)"
 TINY = [
@@ -51,16 +51,7 @@ def figures(pattern: str, output: str) -> list[float]:
 def tiny_archive(folder: Path, per_class: int = 12) -> Path:
     """folder/sample.zip laid out as the real archive: faces/man/..., faces/woman/..."""
     write_faces(folder, per_class)
-    return zipped_faces(folder)
-
-
-def zipped_faces(folder: Path) -> Path:
-    """folder/sample.zip holding folder/faces/<class>/*.jpg under the same names."""
-    archive = folder / "sample.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for path in sorted((folder / "faces").rglob("*.jpg")):
-            zf.write(path, path.relative_to(folder).as_posix())
-    return archive
+    return zip_folder(folder / "faces", folder / "sample.zip", prefix="faces/")
 
 
 def test_augment_prints_the_ratios(tmp_path: Path) -> None:
@@ -154,12 +145,12 @@ def test_face_crop_prints_the_shares_and_speeds(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # a tiny dvc repro in a fresh clone, then an experiment on the same images
-def test_pipeline_prints_the_wall_times(tmp_path: Path) -> None:
+def test_pipeline_prints_the_wall_times(tmp_path: Path, tiny_params: Params) -> None:
     # The "real data" is the demo's own images in an archive: data/raw comes out byte-identical,
     # so the experiment reruns download and evaluate only (the same lines of the script run).
-    demo = DemoParams(man=26, woman=14, size=48, seed=0)
+    demo = tiny_params.data.demo
     write_demo(demo, tmp_path / "faces")
-    archive = zipped_faces(tmp_path)
+    archive = zip_folder(tmp_path / "faces", tmp_path / "sample.zip", prefix="faces/")
     demo_params = [f"--set=data.demo.{key}={value}" for key, value in demo.model_dump().items()]
     (tmp_path / "ff").mkdir()
     fairface = fairface_like(tmp_path / "ff")

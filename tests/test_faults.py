@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import yaml
 
-from .conftest import REPO, run_stage, tree_digest, write_faces, write_params
+from .conftest import REPO, run_stage, tree_digest, write_faces, write_params, zip_folder
 
 KAGGLE_TEST_PORT = 7777  # kagglesdk's KAGGLE_API_ENVIRONMENT=TEST endpoint: http://localhost:7777
 KAGGLE_HANDLE = "maciejgronczynski/biggest-genderface-recognition-dataset"
@@ -128,11 +128,7 @@ def _truncated(archive: Path) -> Path:
 
 
 def _faces_zip(archive: Path, inputs: Path) -> Path:
-    src = write_faces(inputs / f"src-{archive.stem}", per_class=6)
-    with zipfile.ZipFile(archive, "w") as zf:
-        for path in sorted(src.rglob("*")):
-            zf.write(path, path.relative_to(src).as_posix())
-    return archive
+    return zip_folder(write_faces(inputs / f"src-{archive.stem}", per_class=6), archive)
 
 
 def _faces_tgz(archive: Path, inputs: Path) -> Path:

@@ -1,6 +1,4 @@
 import tarfile
-import zipfile
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -9,7 +7,7 @@ from genderface.data.sources import fetch
 from genderface.errors import GenderfaceError
 from genderface.params import DemoParams
 
-from .conftest import tree_digest, write_faces
+from .conftest import tree_digest, write_faces, zip_folder
 
 DEMO = DemoParams(man=13, woman=10, size=48, seed=3)
 
@@ -33,17 +31,10 @@ def test_demo_seed_changes_the_images(tmp_path):
     assert tree_digest(tmp_path / "a") != tree_digest(tmp_path / "b")
 
 
-def _zip_dir(src: Path, archive: Path, prefix: str = "") -> Path:
-    with zipfile.ZipFile(archive, "w") as zf:
-        for path in sorted(src.rglob("*")):
-            zf.write(path, prefix + path.relative_to(src).as_posix())
-    return archive
-
-
 @pytest.mark.parametrize("prefix", ["", "biggest-genderface/"])
 def test_zip_archive_with_or_without_a_top_folder(tmp_path, prefix):
     src = write_faces(tmp_path / "src", per_class=4)
-    archive = _zip_dir(src, tmp_path / "faces.zip", prefix)
+    archive = zip_folder(src, tmp_path / "faces.zip", prefix)
     summary = fetch(str(archive), DEMO, tmp_path / "data" / "raw")
     assert summary.synthetic is False
     assert summary.resolved == str(archive)

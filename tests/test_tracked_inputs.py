@@ -7,12 +7,11 @@ touched file, rerun nothing.
 """
 
 import os
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from .conftest import STAGES, Project, image_bytes, write_faces
+from .conftest import STAGES, Project, image_bytes, write_faces, zip_folder
 
 pytestmark = [pytest.mark.slow]
 
@@ -102,17 +101,11 @@ def test_folder_source_tracked_by_content(project):
     assert project.json("metrics/source.json")["classes"] == {"man": 10, "woman": 10}
 
 
-def _zip_folder(folder: Path, archive: Path) -> None:
-    with zipfile.ZipFile(archive, "w") as zf:
-        for path in sorted(folder.rglob("*.jpg")):
-            zf.write(path, path.relative_to(folder).as_posix())
-
-
 def test_zip_source_outside_the_project_tracked_by_content(project, tmp_path):
     """An archive given by absolute path, outside the repository (as `../data/faces.zip`)."""
     folder = project.root / FACES
     archive = tmp_path / "faces.zip"
-    _zip_folder(folder, archive)
+    zip_folder(folder, archive)
     project.set_params(
         **FAST,
         **{"data.source": "path", "data.path": str(archive), "model.weights": "file"},
@@ -130,7 +123,7 @@ def test_zip_source_outside_the_project_tracked_by_content(project, tmp_path):
         (lambda: (woman / "woman_2.jpg").unlink(), IMAGES_READ),  # the locked counts again
     ):
         change()
-        _zip_folder(folder, archive)
+        zip_folder(folder, archive)
         _assert_reader_reruns(project, "download", stale)
     assert project.json("metrics/source.json")["classes"] == {"man": 10, "woman": 10}
 
