@@ -16,8 +16,9 @@ augment.RandomAugment with params.yaml's train.augment and train.seed):
 Each variant is timed over --passes passes of the --batches batches, in turn, --rounds times
 (interleaving spreads any other load on the machine over all of them); each figure is the best of
 its rounds, after one untimed pass that compiles. A variant that cannot run says why. Prints
-img/s, (a)/(b) against the fastest keras.ops variant (also the median of each round's own
-ratio, steadier on a loaded machine), and (a)/(c). --sizes picks other image sizes (the smoke
+the machine line and these parameters, then, per size, the batches as made and img/s, (a)/(b)
+against the fastest keras.ops variant (also the median of each round's own ratio, steadier on a
+loaded machine), and (a)/(c). --sizes picks other image sizes (the smoke
 test in tests/test_benchmarks.py runs 32 px, one round). Run it from the venv (`make setup`).
 """
 
@@ -34,7 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 import yaml
-from fresh_clone import REPO
+from fresh_clone import REPO, print_machine, print_parameters
 from keras import ops
 from tqdm import tqdm
 
@@ -127,14 +128,26 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=4, help="passes over them per measurement")
     parser.add_argument("--sizes", type=int, nargs="+", default=SIZES, help="image sides, px")
     args = parser.parse_args()
+    print_machine()
     params = parse_params(yaml.safe_load((REPO / "params.yaml").read_text()))
     augment, seed = params.train.augment, params.train.seed
     layer = augmentation(augment, seed).get_layer("random_augment")  # what training builds
     labelled = variants(augment, seed)
     functions = {name: function for name, (_label, function) in labelled.items()}
-    print(f"train.augment: {augment.model_dump()}, batch {BATCH}, {os.cpu_count()} cores")
+    print_parameters(
+        {
+            "train.augment": augment.model_dump(),
+            "train.seed": seed,
+            "batch": BATCH,
+            "sizes": args.sizes,
+            "rounds": args.rounds,
+            "batches": args.batches,
+            "passes": args.passes,
+        }
+    )
     for size in args.sizes:
         batches = make_batches(size, args.batches, layer, seed)
+        shape = "x".join(str(side) for side in batches[0][0].shape)  # what every variant gets
         why = runnable(functions, batches)
         names = [name for name, reason in why.items() if reason is None]
         rounds = [
@@ -142,7 +155,7 @@ def main() -> None:
             for _ in tqdm(range(args.rounds), desc=f"{size} px", unit="round", leave=False)
         ]
         best = {name: max(r[name] for r in rounds) for name in names}
-        print(f"\n{size} px, {args.batches} batches x {args.passes} passes, best of {args.rounds}")
+        print(f"\n{len(batches)} batches of {shape}, {args.passes} passes, best of {args.rounds}")
         print(f"{'variant':<60}{'img/s':>8}  rounds")
         for name, (label, _function) in labelled.items():
             if why[name] is not None:

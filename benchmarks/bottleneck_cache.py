@@ -3,19 +3,34 @@
     python benchmarks/bottleneck_cache.py [--sample ../shared/data/genderface-sample.zip]
                                           [--size 150] [--epochs 3] [--set KEY=VALUE ...]
 
-On a fresh clone of this repository, `dvc repro preprocess` turns the real 3,000-image sample
-into shards at --size pixels; then the project's own `training.train` runs phase 1 twice with the
-same params: once with `train.augment_head: true` and every augmentation factor at 0 (the full
-model runs, base included, each epoch, on the same images) and once with `augment_head: false`
-(the base's features are computed once, then the head trains on them). Prints each epoch's
-seconds, the one-time feature pass, and the per-epoch speed-up. --set replaces a params.yaml key
-for a smaller run (the smoke test in tests/test_benchmarks.py). Run it in the project's venv.
+The bottleneck cache exists in the transfer recipe's phase 1 only, so the run sets
+`train.recipe: transfer` on a plain VGG16 (`model.batch_norm: false`, as ImageNet's; random
+weights, `model.weights: none`: the cost per epoch does not depend on their values), phase 1 only
+(`train.fine_tune_epochs: 0`, no early stop, threshold 0.5), whole pictures (`data.framing:
+whole`: the face finder would only lengthen the untimed preprocessing). On a fresh clone of this
+repository, `dvc repro preprocess` turns the real 3,000-image sample into shards at --size
+pixels; then the project's own `training.train` runs phase 1 twice with the same params: once
+with `train.augment_head: true` and every augmentation factor at 0 (the full model runs, base
+included, each epoch, on the same images) and once with `augment_head: false` (the base's
+features are computed once, then the head trains on them). Prints the machine line and the
+parameters, then each epoch's seconds, the one-time feature pass, and the per-epoch speed-up.
+--set replaces a params.yaml key for a smaller run (the smoke test in tests/test_benchmarks.py);
+one that takes the run off the transfer recipe is refused. Run it in the project's venv.
 """
 
+import sys
 import time
 
 import keras
-from fresh_clone import add_overrides, preprocessed_clone, sample_parser, sample_path
+from fresh_clone import (
+    add_overrides,
+    plain_vgg16,
+    preprocessed_clone,
+    print_machine,
+    print_parameters,
+    sample_parser,
+    sample_path,
+)
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -36,20 +51,42 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     add_overrides(parser)
     args = parser.parse_args()
+    print_machine()
     sample = sample_path(args)
-    changes = {
-        "data": {"image_size": args.size},
-        "train": {"epochs": args.epochs, "fine_tune_epochs": 0, "threshold": 0.5},
+    changes = plain_vgg16(args.size) | {
+        "train": {
+            "recipe": "transfer",
+            "epochs": args.epochs,
+            "fine_tune_epochs": 0,
+            "early_stopping_patience": args.epochs,
+            "threshold": 0.5,
+        },
     }
-    changes["train"]["early_stopping_patience"] = args.epochs
     with preprocessed_clone(sample, changes, args.overrides) as (clone, raw):
         from genderface.data.input_pipeline import TrainingData
         from genderface.modeling.training import train
         from genderface.params import parse_params
 
+        settings = parse_params(raw)
+        if settings.recipe != "transfer":
+            sys.exit(f"error: recipe {settings.recipe}: only the transfer recipe caches features")
         data = TrainingData.from_shards(clone / "data/shards")
         images = data.info.size("train") + data.info.size("validation")
-        timings = {}
+        print_parameters(
+            {
+                "recipe": settings.recipe,
+                "model.weights": settings.model.weights,
+                "model.batch_norm": settings.model.batch_norm,
+                "image size (shards)": f"{data.info.image_size} px",
+                "images per epoch (train + validation)": images,
+                "phase-1 epochs": settings.train.epochs,
+                "batch": settings.train.batch_size,
+                "head units": settings.model.head_units,
+                "train.mixed_precision": settings.train.mixed_precision,
+                "train.deterministic": settings.train.deterministic,
+            }
+        )
+        timings, policies = {}, set()
         for cached in (False, True):
             cfg = raw["train"] | {"augment_head": not cached}
             if not cached:
@@ -57,11 +94,12 @@ def main() -> None:
             params = parse_params(raw | {"train": cfg})
             timer = EpochTimer()
             start = time.perf_counter()
-            train(params, data, callbacks=[timer])
+            classifier = train(params, data, callbacks=[timer])
             timings[cached] = (time.perf_counter() - start, timer.seconds)
+            policies.add(classifier.info.provenance["mixed_precision"])
     (full_total, full), (cached_total, head) = timings[False], timings[True]
     features = cached_total - sum(head)
-    print(f"{args.size} px, {images} images per epoch (train + validation), {args.epochs} epochs")
+    print(f"dtype policy the runs trained under: {', '.join(sorted(policies))}")
     print(f"{'phase-1 epoch':<44}{'seconds per epoch':>20}")
     print(f"{'recomputing VGG16 every epoch':<44}{min(full):20.2f}")
     print(f"{'bottleneck cache (head on cached features)':<44}{min(head):20.2f}")

@@ -2,11 +2,16 @@
 with native bfloat16), and what else speeds up a CPU step.
 
     python benchmarks/cpu_precision.py [--sample ../shared/data/genderface-sample.zip]
-        [--rounds 3] [--steps 10] [--feature-batches 30] [--policy auto] [--set KEY=VALUE ...]
+        [--size 64] [--rounds 3] [--steps 10] [--feature-batches 30] [--policy auto]
+        [--set KEY=VALUE ...]
 
 On a fresh clone of this repository, `dvc repro preprocess` turns the real 3,000-image sample into
-shards at the committed params (`data.image_size` 32 px); models are built by the project's own
-`build_model` (weights none) under each policy. Measured, in interleaved rounds in one run:
+shards at --size px (64 by default, the size the figures in docs/performance.md were measured
+at), whole pictures (`data.framing: whole`: the face finder would only lengthen the untimed
+preprocessing); models are built by the project's own `build_model` as the transfer recipe
+builds them, on a plain VGG16 (`model.batch_norm: false`, as ImageNet's) with random weights
+(`model.weights: none`: speed does not depend on their values), under each policy. The machine
+line and these parameters are printed first. Measured, in interleaved rounds in one run:
 - phase 1: the bottleneck feature pass over --feature-batches train batches (`labelled_outputs` on
   `feature_extractor`, as training runs it over each split, trace included);
 - phase 2: `fit` over --steps batches with VGG16's top 2 blocks unfrozen, as training does, after
@@ -15,7 +20,7 @@ shards at the committed params (`data.image_size` 32 px); models are built by th
 Prints each round, then the median img/s and the median of each round's ratio to float32 in
 that round (the two sides of a ratio run minutes apart, not a whole run apart, so load from
 other jobs on the machine hits both). --set replaces a params.yaml key for a smaller run (the
-smoke test in tests/test_benchmarks.py: a few generated images, data.image_size=32, one round).
+smoke test in tests/test_benchmarks.py: a few generated images, one round).
 Run it in the project's venv.
 """
 
@@ -27,7 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fresh_clone import add_overrides, preprocessed_clone, sample_parser, sample_path
+from fresh_clone import (
+    add_overrides,
+    plain_vgg16,
+    preprocessed_clone,
+    print_machine,
+    print_parameters,
+    sample_parser,
+    sample_path,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -38,6 +51,7 @@ if TYPE_CHECKING:
 
 def main() -> None:
     parser = sample_parser(__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=64, help="image side, px")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10, help="phase-2 batches per round")
     parser.add_argument("--feature-batches", type=int, default=30, help="phase-1 batches per round")
@@ -46,9 +60,10 @@ def main() -> None:
     )
     add_overrides(parser)
     args = parser.parse_args()
+    flags = print_machine().flags
     sample = sample_path(args)
-    with preprocessed_clone(sample, {}, args.overrides) as (clone, raw):
-        measure(clone / "data/shards", raw, args)
+    with preprocessed_clone(sample, plain_vgg16(args.size), args.overrides) as (clone, raw):
+        measure(clone / "data/shards", raw, args, flags)
 
 
 @dataclass(frozen=True)
@@ -157,21 +172,35 @@ def report(rates: dict[str, list[float]], policy: str) -> None:
     print(f"phase-2 training, {policy} / float32: {step:.2f}x (target >= 1.4x)")
 
 
-def measure(shards: Path, raw: dict, args: argparse.Namespace) -> None:
+def measure(shards: Path, raw: dict, args: argparse.Namespace, flags: frozenset[str]) -> None:
     import tensorflow as tf
 
     from genderface.data.input_pipeline import TrainingData, batched
-    from genderface.modeling.devices import cpu_flags, resolve_policy
+    from genderface.modeling.devices import resolve_policy
     from genderface.params import parse_params
 
     params = parse_params(raw)
     gpu = bool(tf.config.list_physical_devices("GPU"))
-    policy = resolve_policy(args.policy, gpu, cpu_flags())
+    policy = resolve_policy(args.policy, gpu, flags)
     data = TrainingData.from_shards(shards)
     for _ in batched(data.train, 256):  # fill the in-memory cache before anything is timed
         pass
     batch = params.train.batch_size
-    print(f"{params.data.image_size} px, batch {batch}, policy here: {policy}")
+    print_parameters(
+        {
+            "image size (shards)": f"{data.info.image_size} px",
+            "model.weights": params.model.weights,
+            "model.batch_norm": params.model.batch_norm,
+            "model.pooling": params.model.pooling,
+            "head units": params.model.head_units,
+            "batch": batch,
+            "fine-tuned blocks": params.train.fine_tune_blocks,
+            "policy here": policy,
+            "rounds": args.rounds,
+            "phase-2 steps": args.steps,
+            "feature batches": args.feature_batches,
+        }
+    )
 
     def features(dtype_policy: str) -> Callable[[], float]:
         return feature_pass(dtype_policy, params, data, args.feature_batches)

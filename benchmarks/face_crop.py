@@ -14,13 +14,15 @@ The Haar path is the package as it was at HAAR_REV (the last commit with it), ta
       the installed command with an untrained model at 150 px (the real job's image size), the two
       paths in turn --rounds times (interleaved, so other load on the machine hits both), the best
       round of each kept, and the ratio.
+Prints the machine line, then these parameters with the model as built (its recipe and input
+side), then the figures; the predict count is how many images the runs labelled.
 --crops, --predict-files and --image-size shrink the run (the smoke test in
 tests/test_benchmarks.py: a few generated crops, 32 px, one round).
 Run it from the project's virtual environment (`make setup`).
 """
 
 import csv
-import importlib.util
+import importlib
 import subprocess
 import sys
 import tarfile
@@ -31,13 +33,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 from fresh_clone import (
     REPO,
     fresh_clone,
     import_from_clone,
+    module_at,
+    print_machine,
+    print_parameters,
     project_env,
     sample_parser,
     sample_path,
@@ -62,13 +66,6 @@ def haar_package(folder: Path) -> Path:
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
     return folder / "src"
-
-
-def module_at(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def finders(haar_src: Path, clone_src: Path) -> dict[str, Finder]:
@@ -115,8 +112,9 @@ def inside(centre: np.ndarray | None, placed: tuple[int, int, int]) -> bool:
     )
 
 
-def untrained_model(clone: Path, folder: Path, image_size: int) -> Path:
-    """An untrained classifier: predict's cost per image without any download."""
+def untrained_model(clone: Path, folder: Path, image_size: int) -> tuple[Path, dict]:
+    """An untrained classifier: predict's cost per image without any download; its path and what
+    it is (recipe, VGG16 variant, the input side the built model takes)."""
     import yaml
 
     from genderface.data.framing import Framing
@@ -132,7 +130,12 @@ def untrained_model(clone: Path, folder: Path, image_size: int) -> Path:
     path = folder / "model.keras"
     info = ModelInfo(["man", "woman"], 0.5, Framing.of(params.data))
     save_classifier(Classifier(model, info), path)
-    return path
+    made = {
+        "recipe": params.recipe,
+        "model.batch_norm": params.model.batch_norm,
+        "model input": f"{model.input_shape[1]} px",
+    }
+    return path, made
 
 
 # Each package's own command-line entry point, in the same interpreter.
@@ -142,12 +145,13 @@ ENTRY_POINTS = {
 }
 
 
-def predict_seconds(name: str, env: dict[str, str], model: Path, files: Path) -> float:
+def predict_seconds(name: str, env: dict[str, str], model: Path, files: Path) -> tuple[float, int]:
+    """Seconds of one predict run over the folder, and how many images its CSV labelled."""
     command = [sys.executable, "-c", ENTRY_POINTS[name], "predict", "--crop-face"]
     options = ["--format", "csv", "--model", str(model), str(files)]
     start = time.perf_counter()
-    subprocess.run([*command, *options], env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    run = subprocess.run([*command, *options], env=env, check=True, capture_output=True, text=True)
+    return time.perf_counter() - start, len(run.stdout.splitlines()) - 1  # less the header
 
 
 def rate(hits: list[bool]) -> str:
@@ -229,11 +233,22 @@ def main() -> None:
     parser.add_argument("--predict-files", type=int, default=1000, help="portraits to predict")
     parser.add_argument("--image-size", type=int, default=150, help="the untrained model's side")
     args = parser.parse_args()
+    print_machine()
     sample = sample_path(args)
     with tempfile.TemporaryDirectory() as tmp, fresh_clone() as clone:
         import_from_clone(clone)  # the clone's package, not the venv's install
         work = Path(tmp)
-        model = untrained_model(clone, work, args.image_size)
+        model, made = untrained_model(clone, work, args.image_size)
+        print_parameters(
+            {
+                "sample": sample.name,
+                "crops": args.crops or "all",
+                "predict files": args.predict_files,
+                "rounds": args.rounds,
+                "Haar at": HAAR_REV[:7],
+                **made,
+            }
+        )
         root = unpacked(sample, work / "fairface")
         rows = list(csv.DictReader((root / "attributes.csv").open()))[: args.crops]
         groups = sorted(
@@ -255,11 +270,15 @@ def main() -> None:
             "BlazeFace": project_env(clone),
         }
         timings: dict[str, list[float]] = defaultdict(list)
+        labelled = set()
         for _ in tqdm(range(args.rounds), "predict rounds"):
             for name, env in paths.items():
-                timings[name].append(predict_seconds(name, env, model, portrait_files))
-
-    print_predict(timings, min(args.predict_files, finds.portraits))
+                seconds, rows = predict_seconds(name, env, model, portrait_files)
+                timings[name].append(seconds)
+                labelled.add(rows)
+    if len(labelled) != 1:
+        sys.exit(f"error: the predict runs labelled different numbers of images: {labelled}")
+    print_predict(timings, labelled.pop())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""What every benchmark starts from: the sample archive argument and a fresh clone of HEAD."""
+"""What every benchmark starts from: the machine line, the sample archive argument and a fresh
+clone of HEAD."""
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -9,10 +11,40 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import yaml
 
+if TYPE_CHECKING:
+    from genderface.machine import Machine
+
 REPO = Path(__file__).resolve().parents[1]
+
+
+def module_at(path: Path, name: str) -> ModuleType:
+    """The Python file at path, imported as a module of that name (no package imported)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def print_machine() -> "Machine":
+    """Print the machine line, a benchmark's first line of output (a figure means little without
+    it); returns the machine.
+
+    machine.py is loaded by its file: importing the genderface package here would pin this
+    working tree's package before import_from_clone puts the clone's first."""
+    machine = module_at(REPO / "src/genderface/machine.py", "machine").this_machine()
+    print(machine.line(), flush=True)
+    return machine
+
+
+def print_parameters(parameters: dict[str, object]) -> None:
+    """One line naming every parameter the figures depend on, as the run took them."""
+    print("parameters: " + ", ".join(f"{key} {value}" for key, value in parameters.items()))
+    sys.stdout.flush()  # before the output of any command the benchmark runs
 
 
 def sample_parser(description: str) -> argparse.ArgumentParser:
@@ -93,6 +125,16 @@ def import_from_clone(clone: Path) -> None:
     off it, so no script here can shadow a package that Keras or pandas imports."""
     here = Path(__file__).resolve().parent
     sys.path[:] = [str(clone / "src"), *(p for p in sys.path if Path(p or ".").resolve() != here)]
+
+
+def plain_vgg16(size: int) -> dict[str, dict]:
+    """params.yaml changes for timing the transfer recipe's model: `size` px, VGG16 without batch
+    normalisation (as ImageNet's) with random weights (a step costs the same whatever their
+    values), whole pictures (the face finder would only lengthen the untimed preprocessing)."""
+    return {
+        "data": {"image_size": size, "framing": "whole"},
+        "model": {"weights": "none", "batch_norm": False},
+    }
 
 
 @contextmanager

@@ -15,8 +15,9 @@ On the real sample's images, at 150 px, in one run:
       inter-op pools, one thread per core each by default (on a shared machine more threads
       win more CPU time, so (c) gets the same number).
 The three are measured in turn, --rounds times (interleaving spreads any other load on the
-machine over all three), and each figure is the best of its rounds. Prints the table and the
-ratios (b)/(a) and (b)/(c). The shards are built first (preprocess, timed separately: it runs
+machine over all three), and each figure is the best of its rounds. Prints the machine line and
+these parameters, then the table (with the size the shards were written at) and the ratios
+(b)/(a) and (b)/(c). The shards are built first (preprocess, timed separately: it runs
 once, not every epoch). --size picks another image side (the smoke test in
 tests/test_benchmarks.py runs a few generated images at 32 px, one round). Run it from the venv
 (`make setup`).
@@ -34,7 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tensorflow as tf
 import yaml
-from fresh_clone import REPO, sample_parser, sample_path
+from fresh_clone import REPO, print_machine, print_parameters, sample_parser, sample_path
 
 from genderface.data.framing import Framing
 from genderface.data.images import load_rgb
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each, best kept")
     parser.add_argument("--size", type=int, default=150, help="image side, px")
     args = parser.parse_args()
+    print_machine()
     sample = sample_path(args)
     params_dict = yaml.safe_load((REPO / "params.yaml").read_text())
     params_dict["data"]["image_size"] = args.size
@@ -121,19 +123,30 @@ def main() -> None:
     threads = (tf.config.threading.get_intra_op_parallelism_threads() or cores) + (
         tf.config.threading.get_inter_op_parallelism_threads() or cores
     )
+    params = parse_params(params_dict)
+    print_parameters(
+        {
+            "size": f"{args.size} px",
+            "batch": BATCH,
+            "train.augment": params.train.augment.model_dump(),
+            "data.framing": params.data.framing,
+            "rounds": args.rounds,
+            "threads for (b) and (c)": threads,
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"
         with zipfile.ZipFile(sample) as archive:
             archive.extractall(raw)
         files = sorted((raw / "faces").glob("*/*"))
         start = time.perf_counter()
-        params = parse_params(params_dict)
         manifest = split(usable_files(check_files(raw)), params.split)
         per_shard = params.preprocess.images_per_shard
         write_shards(
             manifest, raw, Path(tmp) / "shards", args.size, per_shard, Framing.of(params.data)
         )
         preprocess = time.perf_counter() - start
+        written = TrainingData.from_shards(Path(tmp) / "shards").info.image_size
         pipelines = {
             "a": original(raw / "faces", args.size),
             "b": project(Path(tmp) / "shards", params_dict),
@@ -144,10 +157,7 @@ def main() -> None:
             {name: next(runs) for name, runs in pipelines.items()} for _ in range(args.rounds)
         ]
     a, b, c = (max(r[name] for r in rounds) for name in "abc")
-    print(
-        f"\n{len(files)} sample images at {args.size} px, batch {BATCH}, {cores} cores, "
-        f"{threads} threads for (b) and (c)"
-    )
+    print(f"\n{len(files)} sample images at {written} px (as written to the shards), batch {BATCH}")
     print(f"{'input pipeline (best of ' + str(args.rounds) + ' rounds)':<66}{'img/s':>8}  rounds")
     rows = {
         "a": "(a) original: ImageDataGenerator.flow_from_directory, augmenting",

@@ -11,13 +11,18 @@ the 3,000-image sample by default; the full archive (a folder holding faces/man 
 docs/development.md says how to get it) is the issue-17 benchmark.
 
 With --precision: the sample end to end twice in one fresh clone, every stage run each time
-(`dvc exp run -f`), once with `train.mixed_precision=float32` and once with `auto`
-(mixed_bfloat16 on a CPU with native bfloat16), fairface-540 scored as the external folder
-through the face crop. Prints both wall times and their ratio, `genderface compare float32 auto`
-(both runs' test scores, the paired difference and McNemar's exact test), and the auto model's
-external scores by group from its model card.
---set replaces a params.yaml key in the clone before anything runs (the smoke test in
-tests/test_benchmarks.py: demo and a few generated images at 32 px, one epoch per phase).
+(`dvc exp run -f`), both with `train.deterministic=false` (which would otherwise pin float32),
+once with `train.mixed_precision=float32` and once with `auto` (mixed_bfloat16 on a CPU with
+native bfloat16), fairface-540 scored as the external folder through the face crop. Prints both
+wall times and their ratio, `genderface compare float32 auto` (both runs' test scores, the
+paired difference and McNemar's exact test), and the auto model's external scores by group from
+its model card.
+
+Either way --set replaces a params.yaml key in the clone before anything runs (the smoke test in
+tests/test_benchmarks.py: demo and a few generated images at 32 px, one epoch per phase); e.g.
+`--precision --set data.image_size=64 --set train.epochs=8` for a larger model. Prints the
+machine line first, the parameters the clone's params.yaml holds then, and after the runs the
+same keys as dvc.lock recorded them (what the last run read).
 Run it from the project's virtual environment (`make setup`).
 """
 
@@ -34,10 +39,26 @@ from fresh_clone import (
     add_overrides,
     fresh_clone,
     overridden,
+    print_machine,
+    print_parameters,
     project_env,
     sample_parser,
     sample_path,
     unpacked,
+)
+
+# What every figure of this script depends on; any key given to --set is shown too.
+SHOWN = (
+    "data.image_size",
+    "data.framing",
+    "model.weights",
+    "model.batch_norm",
+    "train.recipe",
+    "train.epochs",
+    "train.fine_tune_epochs",
+    "train.batch_size",
+    "train.mixed_precision",
+    "train.deterministic",
 )
 
 
@@ -47,13 +68,51 @@ def timed(args: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def precision_comparison(sample: Path, fairface: Path) -> None:
+def flat(tree: dict, prefix: str = "") -> dict[str, object]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: params.yaml's keys as --set and dvc.lock name them."""
+    keys: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            keys |= flat(value, f"{prefix}{key}.")
+        else:
+            keys[f"{prefix}{key}"] = value
+    return keys
+
+
+def shown(values: dict[str, object], overrides: list[str]) -> dict[str, object]:
+    """SHOWN's keys and every --set key, with its value in `values` (a key no stage reads is
+    absent from dvc.lock, and said so)."""
+    keys = dict.fromkeys([*SHOWN, *(item.partition("=")[0] for item in overrides)])
+    return {key: values.get(key, "(read by no stage)") for key in keys}
+
+
+def prepared(clone: Path, overrides: list[str]) -> None:
+    """The clone's params.yaml with --set applied (untouched without), and the parameters
+    printed."""
+    raw = overridden(yaml.safe_load((clone / "params.yaml").read_text()), overrides)
+    if overrides:
+        (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    print_parameters(shown(flat(raw), overrides))
+
+
+def print_locked(clone: Path, overrides: list[str]) -> None:
+    """The same keys as dvc.lock recorded them: what the last run read, not what was asked."""
+    lock = yaml.safe_load((clone / "dvc.lock").read_text())
+    read: dict[str, object] = {}
+    for stage in lock["stages"].values():
+        read |= stage.get("params", {}).get("params.yaml", {})
+    parameters = shown(read, overrides)
+    print("dvc.lock, last run: " + ", ".join(f"{k} {v}" for k, v in parameters.items()))
+
+
+def precision_comparison(sample: Path, fairface: Path, overrides: list[str]) -> None:
     """float32 against auto: the sample end to end twice in one fresh clone (`dvc exp run -f`,
     every stage run each time), fairface-540 as the external folder through the face crop; then
     `genderface compare` on the two experiments and the auto run's scores by group."""
     with fresh_clone() as clone, tempfile.TemporaryDirectory() as tmp:
         external = unpacked(fairface, Path(tmp))
         env = project_env(clone)
+        prepared(clone, overrides)
         seconds = {}
         for setting in ("float32", "auto"):
             print(f"sample end to end, train.mixed_precision={setting} ...", flush=True)
@@ -61,7 +120,8 @@ def precision_comparison(sample: Path, fairface: Path) -> None:
                 [
                     "dvc", "exp", "run", "-f", "-n", setting,
                     "-S", "data.source=path", "-S", f"data.path={sample}",
-                    "-S", f"train.mixed_precision={setting}",
+                    # deterministic pins float32 whatever the precision says: off in both runs
+                    "-S", f"train.mixed_precision={setting}", "-S", "train.deterministic=false",
                     "-S", f"evaluate.external={external}",
                 ],
                 clone,
@@ -69,6 +129,7 @@ def precision_comparison(sample: Path, fairface: Path) -> None:
             )  # fmt: skip
         made = json.loads((clone / "models/model.json").read_text())["provenance"]
         trained = made["mixed_precision"]
+        print_locked(clone, overrides)
         print(f"{'train.mixed_precision':<24}{'seconds':>9}")
         for setting, value in seconds.items():
             print(f"{setting:<24}{value:9.1f}")
@@ -121,16 +182,15 @@ def main() -> None:
     )
     add_overrides(parser)
     args = parser.parse_args()
+    print_machine()
     sample = sample_path(args, folders=True)
     if args.precision:
-        precision_comparison(sample, args.fairface.resolve())
+        precision_comparison(sample, args.fairface.resolve(), args.overrides)
         return
     with fresh_clone() as clone, tempfile.TemporaryDirectory() as tmp:
         external = unpacked(args.fairface.resolve(), Path(tmp))
         env = project_env(clone)
-        if args.overrides:
-            raw = overridden(yaml.safe_load((clone / "params.yaml").read_text()), args.overrides)
-            (clone / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        prepared(clone, args.overrides)
         demo = timed(["dvc", "repro"], clone, env)
         noop = timed(["dvc", "repro"], clone, env)
         real = timed(
@@ -146,6 +206,7 @@ def main() -> None:
         classes = json.loads((clone / "models/model.json").read_text())["classes"]
         curve = (clone / "metrics/train/plots/metrics/eval/auc.tsv").read_text().splitlines()
         auc = [f"{float(row.split()[1]):.2f}" for row in curve[1:]]
+        print_locked(clone, args.overrides)
     print(f"{'what':<44}{'seconds':>9}  target")
     print(f"{'dvc repro, demo params, fresh clone':<44}{demo:9.1f}  < 600 (with install)")
     print(f"{'dvc repro again (nothing to do)':<44}{noop:9.1f}  < 5   ({noop / 5:.2f} of it)")

@@ -2,19 +2,21 @@
 TensorFlow) and the exported one (models/model.tflite, LiteRT, the default).
 
     python benchmarks/predict.py [--sample PATH] [--images 1000] [--runs 5] [--rounds 1]
-                                 [--image-size 64]
+                                 [--image-size 32]
 
-The model is VGG16 + head built untrained at --image-size (the default params' 64 px; speed does
+The model is the committed params' (their recipe's VGG16 + head, batch-normalised under the
+default scratch recipe) built untrained at --image-size (32 px, the committed size; speed does
 not depend on the weights), saved by the train stage's save_classifier and converted by the
-export stage's convert. Every measurement runs the installed `genderface` command of this venv as
-a new process and times it from start to exit, so imports count:
+export stage's convert. The machine line comes first, then the model and the counts as built and
+extracted. Every measurement runs the installed `genderface` command of this venv as a new
+process and times it from start to exit, so imports count:
   (a) one image (the sample's first): --runs times per path, the paths interleaved so other load
       on the machine hits both; the median of each, and Keras / LiteRT;
   (b) a folder of the sample's first --images images (extracted to a temporary folder), labelled
       with --format csv, whole and with --crop-face, each path --rounds times interleaved; the
       best round of each as images per second, and LiteRT / Keras; and how many labels the two
       paths share.
-For a quick check: --images 8 --runs 1 --image-size 32. Run it from the project's venv.
+For a quick check: --images 8 --runs 1. Run it from the project's venv.
 """
 
 import argparse
@@ -29,7 +31,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fresh_clone import REPO, sample_parser, sample_path
+from fresh_clone import REPO, print_machine, print_parameters, sample_parser, sample_path
 
 PATHS = {"keras": "model.keras", "litert": "model.tflite"}
 
@@ -39,12 +41,13 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--images", type=int, default=1000, help="folder size for (b)")
     parser.add_argument("--runs", type=int, default=5, help="one-image runs per path for (a)")
     parser.add_argument("--rounds", type=int, default=1, help="folder rounds per path for (b)")
-    parser.add_argument("--image-size", type=int, default=64, help="the model's input side")
+    parser.add_argument("--image-size", type=int, default=32, help="the model's input side")
     return parser.parse_args()
 
 
-def build_models(folder: Path, image_size: int) -> dict[str, Path]:
-    """model.keras and model.tflite (with model.json) of one untrained model."""
+def build_models(folder: Path, image_size: int) -> tuple[dict[str, Path], dict]:
+    """model.keras and model.tflite (with model.json) of one untrained model; and what it is
+    (recipe, VGG16 variant, the input side the built model takes)."""
     sys.path.insert(0, str(REPO / "src"))
     import genderface  # noqa: F401 - first: quiets TensorFlow's start-up
     from genderface.data.framing import Framing
@@ -61,7 +64,12 @@ def build_models(folder: Path, image_size: int) -> dict[str, Path]:
     info = ModelInfo(["man", "woman"], 0.5, Framing.of(params.data))
     save_classifier(Classifier(model, info), folder / PATHS["keras"])
     (folder / PATHS["litert"]).write_bytes(convert(model))
-    return {name: folder / file for name, file in PATHS.items()}
+    made = {
+        "recipe": params.recipe,
+        "model.batch_norm": params.model.batch_norm,
+        "model input": f"{model.input_shape[1]} px",
+    }
+    return {name: folder / file for name, file in PATHS.items()}, made
 
 
 def extract_images(sample: Path, folder: Path, count: int) -> list[Path]:
@@ -137,11 +145,15 @@ def report(
 
 def main() -> None:
     args = arguments()
+    print_machine()
     sample = sample_path(args)
     with tempfile.TemporaryDirectory(prefix="genderface-bench-") as tmp:
         work = Path(tmp)
-        models = build_models(work / "models", args.image_size)
+        models, made = build_models(work / "models", args.image_size)
         images = extract_images(sample, work / "images", args.images)
+        print_parameters(
+            {**made, "images": len(images), "one-image runs": args.runs, "rounds": args.rounds}
+        )
         single = one_image(models, images[0], args.runs)
         folders = {
             kind: folder_run(models, work / "images", crop, args.rounds)

@@ -4,10 +4,11 @@ epochs of the full archive fit the project's time budget (docs/training.md).
     python benchmarks/train_step.py [--sizes 32 48 64] [--seconds 25] [--train-images 18976]
         [--set KEY=VALUE ...]
 
-The model of the committed params (the project's own `build_model`, its recipe and batch size),
-compiled with Adam, steps through `train_on_batch` on random pixels for --seconds at each size
-after a warm-up fit; one run, sizes in turn. Prints images/s per size, each size's rate against
-the first size's, and what one epoch and train.epochs of --train-images images (the full
+The model of the committed params (the project's own `build_model`, its recipe and batch size,
+in float32: train.mixed_precision is not applied), compiled with Adam, steps through
+`train_on_batch` on random pixels for --seconds at each size after a warm-up fit; one run, sizes
+in turn. Prints the machine line and those parameters, then images/s per size, each size's rate
+against the first size's, and what one epoch and train.epochs of --train-images images (the full
 archive's training split by default) would take at that rate. --set replaces a params.yaml key
 (the smoke test: batch 4, head 8). Run it in the project's venv.
 """
@@ -18,7 +19,7 @@ import time
 from typing import TYPE_CHECKING
 
 import yaml
-from fresh_clone import REPO, add_overrides, overridden
+from fresh_clone import REPO, add_overrides, overridden, print_machine, print_parameters
 
 if TYPE_CHECKING:
     from genderface.params import Params
@@ -57,13 +58,31 @@ def images_per_second(params: "Params", size: int, seconds: float) -> float:
 
 def main() -> None:
     args = arguments()
+    print_machine()
     sys.path.insert(0, str(REPO / "src"))
+    import keras
+
     from genderface.params import parse_params  # the package first: it quiets TensorFlow
 
     params = parse_params(
         overridden(yaml.safe_load((REPO / "params.yaml").read_text()), args.overrides)
     )
     epochs = params.train.epochs
+    print_parameters(
+        {
+            "recipe": params.recipe,
+            "model.weights": params.model.weights,
+            "model.batch_norm": params.model.batch_norm,
+            "head units": params.model.head_units,
+            "batch": params.train.batch_size,
+            # train.mixed_precision is not applied: Keras' global policy, float32 unless changed
+            "dtype policy": keras.config.dtype_policy().name,
+            "sizes": args.sizes,
+            "seconds per size": args.seconds,
+            "train images": args.train_images,
+            "train.epochs": epochs,
+        }
+    )
     rates = {size: images_per_second(params, size, args.seconds) for size in args.sizes}
     first = rates[args.sizes[0]]
     print(f"{'px':>4}{'img/s':>8}{'ratio':>8}{'epoch min':>11}{f'{epochs} epochs min':>16}")

@@ -1,6 +1,6 @@
 """DVC stage `download`: the data source -> data/raw/faces/<class>/..., and metrics/source.json."""
 
-from genderface import layout
+from genderface import entry_point, layout  # noqa: F401 (entry_point first: quiets TensorFlow)
 from genderface.data.sources import fetch
 from genderface.errors import run_main
 from genderface.fsutil import write_json

@@ -1,7 +1,7 @@
 """DVC stage `preprocess`: manifest + data/raw -> framed images in data/shards/<split>-*.tfrecord
 and meta.json; metrics/framing.json and framing.md (no face found, per split and class)."""
 
-from genderface import layout
+from genderface import entry_point, layout  # noqa: F401 (entry_point first: quiets TensorFlow)
 from genderface.data.framing import Framing
 from genderface.data.manifests import read_manifest
 from genderface.data.preprocess import (

@@ -1,6 +1,6 @@
 """DVC stage `split`: data/validate/files.csv (usable files) -> data/split/manifest.csv."""
 
-from genderface import layout
+from genderface import entry_point, layout  # noqa: F401 (entry_point first: quiets TensorFlow)
 from genderface.data.manifests import read_checks, write_manifest
 from genderface.data.split import split, usable_files
 from genderface.errors import run_main

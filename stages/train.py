@@ -10,10 +10,10 @@ from pathlib import Path
 
 from dvclive import Live
 
-from genderface import layout
+from genderface import entry_point, layout  # noqa: F401 (entry_point first: quiets TensorFlow)
 from genderface.data.input_pipeline import TrainingData
 from genderface.errors import run_main
-from genderface.modeling.devices import resolve_devices
+from genderface.modeling.devices import pin_cpu_kernels, resolve_devices
 from genderface.modeling.model_file import save_classifier
 from genderface.modeling.resume import Backup, EpochCurves, fingerprint
 from genderface.modeling.training import train
@@ -22,7 +22,8 @@ from genderface.params import load_params
 
 def main() -> None:
     params = load_params()
-    devices = resolve_devices(params.train)  # first: a cluster must be joined before any TF op
+    pin_cpu_kernels(params.train.deterministic)  # first: before any TF op, as the next line
+    devices = resolve_devices(params.train)  # a cluster must be joined before any TF op
     data = TrainingData.from_shards(layout.SHARDS_DIR)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path() if devices.is_chief else Path(scratch)

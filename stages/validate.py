@@ -1,6 +1,6 @@
 """DVC stage `validate`: data/raw -> data/validate/files.csv, metrics/data.json, metrics/data.md."""
 
-from genderface import layout
+from genderface import entry_point, layout  # noqa: F401 (entry_point first: quiets TensorFlow)
 from genderface.data.validate import validate
 from genderface.errors import run_main
 from genderface.params import load_params

@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -13,6 +15,7 @@ pytestmark = [pytest.mark.slow]
 DOC = "docs/experiments.md"
 SECTION = "Comparing branches"
 WORKFLOW = REPO / ".github" / "workflows" / "metrics-diff.yml"
+PREDICTIONS = "metrics/eval/predictions/test.csv"
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +76,32 @@ def test_compare_pairs_the_branch_with_main_image_by_image(branched):
         assert scores["difference"]["estimate"] == pytest.approx(scores["b"] - scores["a"])
 
 
-def test_github_workflow_report_step_on_the_branch(branched):
-    project, _outputs = branched
+def _report_step(project: Project, base: str) -> subprocess.CompletedProcess:
+    """The workflow's "report" step against `base`, run as GitHub runs it (bash -e)."""
     steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["metrics-diff"]["steps"]
     report = next(step for step in steps if step.get("name") == "report")
-    project.shell(f"export BASE=main\n{report['run']}")
+    return subprocess.run(
+        ["bash", "-e", "-c", report["run"]],
+        cwd=project.root,
+        env={**project.env, "BASE": base},
+        capture_output=True,
+        text=True,
+    )
+
+
+def _base_with(project: Project, folder: Path, branch: str, change: str) -> None:
+    """`branch`: main and one commit on it, `change` (a shell line run in its checkout at
+    `folder`); the project's own checkout stays on its branch."""
+    project.run("git", "worktree", "add", "-q", "-b", branch, str(folder), "main")
+    project.run("bash", "-euo", "pipefail", "-c", f"cd {folder} && {change}")
+    project.run("git", "-C", str(folder), "commit", "-q", "-am", change)
+    project.run("git", "worktree", "remove", str(folder))
+
+
+def test_github_workflow_report_step_on_the_branch(branched):
+    project, _outputs = branched
+    step = _report_step(project, "main")
+    assert step.returncode == 0, step.stderr
     text = (project.root / "report.md").read_text()
     assert "| Path" in text and "train.learning_rate" in text and "0.0001" in text
     assert "test.log_loss" in text and "metrics/eval/metrics.json" in text
@@ -85,3 +109,28 @@ def test_github_workflow_report_step_on_the_branch(branched):
     assert text.endswith(f"`genderface compare main HEAD`\n{compared}")
     header = [cell.strip() for cell in compared.splitlines()[0].split("|")]
     assert header == ["", "metric", "A (main)", "B (HEAD)", "B - A", "95% interval", "p", ""]
+
+
+def test_report_step_fails_when_compare_fails(branched, tmp_path):
+    """A base whose predictions compare cannot read: the step fails with compare's error."""
+    project, _outputs = branched
+    _base_with(project, tmp_path / "base", "unreadable", f"echo file,label > {PREDICTIONS}")
+    step = _report_step(project, "unreadable")
+    assert step.returncode == 1
+    assert f"error: {PREDICTIONS} at unreadable: no column sha256, probability, predicted;" in (
+        step.stderr
+    )
+
+
+def test_report_step_says_when_the_base_predates_predictions(branched, tmp_path):
+    """A base without per-image predictions (made before evaluate wrote them) is no failure of
+    the branch: the comment says so in compare's words."""
+    project, _outputs = branched
+    _base_with(project, tmp_path / "base", "predates", f"git rm -q {PREDICTIONS}")
+    step = _report_step(project, "predates")
+    assert step.returncode == 0, step.stderr
+    text = (project.root / "report.md").read_text()
+    assert text.endswith(
+        f"`genderface compare predates HEAD`\nerror: {PREDICTIONS}: not committed at predates; "
+        "that revision predates per-image predictions or was never evaluated\n"
+    )

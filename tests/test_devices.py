@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from genderface.errors import GenderfaceError
-from genderface.modeling.devices import cpu_flags, resolve_policy
+from genderface.machine import this_machine
+from genderface.modeling.devices import resolve_policy
 from genderface.modeling.model import head_of
 from genderface.modeling.model_file import load_classifier, save_classifier
 from genderface.params import parse_params
@@ -37,14 +38,45 @@ def test_auto_resolves_from_the_machine_and_an_explicit_policy_wins(setting, gpu
     assert resolve_policy(setting, gpu, flags) == expected
 
 
-def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+def test_the_machine_is_read_from_cpuinfo(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(
-        "processor\t: 0\nflags\t\t: fpu sse2 avx512_bf16\nbugs\t\t: spectre_v1\n\n"
-        "processor\t: 1\nflags\t\t: fpu sse2 avx512_bf16\n"
+        "processor\t: 0\nmodel name\t: Some CPU @ 2.0GHz\nflags\t\t: fpu sse2 avx512_bf16\n"
+        "bugs\t\t: spectre_v1\n\nprocessor\t: 1\nmodel name\t: Some CPU @ 2.0GHz\n"
+        "flags\t\t: fpu sse2 avx512_bf16\n"
     )
-    assert cpu_flags(cpuinfo) == {"fpu", "sse2", "avx512_bf16"}
-    assert cpu_flags(tmp_path / "absent") == frozenset(), "no /proc/cpuinfo: auto stays float32"
+    machine = this_machine(cpuinfo)
+    assert machine.flags == {"fpu", "sse2", "avx512_bf16"}
+    assert machine.cpu_model == "Some CPU @ 2.0GHz"
+    assert machine.bfloat16
+    assert machine.line().startswith("machine: Some CPU @ 2.0GHz, ")
+    assert "bfloat16 yes" in machine.line()
+    absent = this_machine(tmp_path / "absent")
+    assert absent.flags == frozenset(), "no /proc/cpuinfo: auto stays float32"
+    assert not absent.bfloat16
+    assert "bfloat16 no" in absent.line()
+
+
+@pytest.mark.parametrize(
+    ("gpu", "flags", "expected"),
+    [
+        (False, PLAIN_CPU | {"avx512_bf16", "amx_bf16"}, "float32"),
+        (False, PLAIN_CPU, "float32"),
+        (True, PLAIN_CPU, "mixed_float16"),
+    ],
+)
+def test_deterministic_auto_stays_float32_on_every_cpu(gpu, flags, expected):
+    assert resolve_policy("auto", gpu, flags, deterministic=True) == expected
+
+
+def test_bfloat16_is_refused_where_the_bytes_must_repeat():
+    with pytest.raises(GenderfaceError, match=r"mixed_bfloat16 needs deterministic: false"):
+        parse_params(tiny_params_dict(**{"train.mixed_precision": "mixed_bfloat16"}))
+    parse_params(
+        tiny_params_dict(
+            **{"train.mixed_precision": "mixed_bfloat16", "train.deterministic": False}
+        )
+    )
 
 
 @pytest.mark.parametrize("value", [True, "bfloat16", "mixed"])
@@ -80,7 +112,10 @@ def test_a_model_trained_under_mixed_bfloat16_is_saved_and_predicts_in_float32(t
     from genderface.modeling.training import train
 
     params = parse_params(
-        tiny_params_dict(**TWO_PHASES, **{"train.mixed_precision": "mixed_bfloat16"})
+        tiny_params_dict(
+            **TWO_PHASES,
+            **{"train.mixed_precision": "mixed_bfloat16", "train.deterministic": False},
+        )
     )
     probe = PolicyProbe()
     classifier = train(params, demo_training_data(tmp_path, params), [probe])

@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from genderface.modeling.devices import cpu_flags, resolve_devices, resolve_policy
+from genderface.machine import this_machine
+from genderface.modeling.devices import resolve_devices, resolve_policy
 from genderface.params import parse_params
 
 from .conftest import REPO, TWO_PHASES, demo_training_data, free_ports, tiny_params_dict
@@ -22,7 +23,7 @@ def test_cpu_only_machine_trains_with_the_default_strategy_and_its_cpus_precisio
     params = parse_params(tiny_params_dict())
     devices = resolve_devices(params.train)
     assert devices.strategy is tf.distribute.get_strategy()
-    assert devices.dtype_policy == resolve_policy("auto", False, cpu_flags())
+    assert devices.dtype_policy == resolve_policy("auto", False, this_machine().flags)
     assert (devices.jit_compile, devices.is_chief) == (False, True)
 
 

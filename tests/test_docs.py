@@ -1,7 +1,11 @@
 """The documentation: README.md, DEVELOPERS.md and docs/*.md link only to files and headings that
-exist, and the sections whose commands the slow tests run are where those tests look for them."""
+exist, the sections whose commands the slow tests run are where those tests look for them, every
+benchmark they quote exists and takes the flags quoted, and every figure names its command and
+machine."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -91,3 +95,90 @@ def test_doc_blocks_reads_one_section_as_a_user_types_it(tmp_path):
     ]
     with pytest.raises(AssertionError, match="0 headings titled 'Missing'"):
         doc_blocks(page, "Missing")
+
+
+BENCHMARK = re.compile(r"python benchmarks/(\w+)\.py([^#`]*)")
+
+
+def _code(path: Path) -> list[str]:
+    """The text of every code span and code block of a Markdown file, a span's line breaks as
+    spaces (a command quoted in prose may wrap)."""
+    texts = []
+    for token in MARKDOWN.parse(path.read_text()):
+        if token.type in ("fence", "code_block"):
+            texts.extend(token.content.splitlines())
+        for child in token.children or []:
+            if child.type == "code_inline":
+                texts.append(child.content.replace("\n", " "))
+    return texts
+
+
+def _quoted_benchmarks() -> dict[str, set[str]]:
+    """Each benchmark script a doc quotes as `python benchmarks/X.py ...`, with the flags quoted."""
+    quoted: dict[str, set[str]] = {}
+    for doc in DOCS:
+        for text in _code(doc):
+            for script, args in BENCHMARK.findall(text):
+                flags = {word.partition("=")[0] for word in args.split() if word.startswith("--")}
+                quoted.setdefault(script, set()).update(flags)
+    return quoted
+
+
+def test_the_docs_quote_benchmarks():
+    assert {"pipeline", "bottleneck_cache", "cpu_precision", "predict"} <= set(_quoted_benchmarks())
+
+
+@pytest.mark.parametrize("script", sorted(_quoted_benchmarks()))
+def test_each_benchmark_the_docs_quote_exists_and_takes_the_flags_quoted(script):
+    path = REPO / "benchmarks" / f"{script}.py"
+    assert path.is_file(), f"the docs quote benchmarks/{script}.py, which does not exist"
+    result = subprocess.run(
+        [sys.executable, str(path), "--help"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    taken = set(re.findall(r"(?<![\w-])(--[\w-]+)", result.stdout))
+    assert _quoted_benchmarks()[script] <= taken, (script, result.stdout)
+
+
+# The bold names of docs/performance.md's Machines table: every figure says which one it ran on.
+MACHINES = re.findall(
+    r"^\| \*\*(.+?)\*\* \|", (REPO / "docs/performance.md").read_text(), re.MULTILINE
+)
+# A measured amount: a time, a rate, a ratio or a share ("519 s", "28.7 img/s", "64.7x", the same
+# with the multiplication sign U+00D7, "99.8%").
+FIGURE = re.compile(
+    r"\b\d[\d,]*(?:\.\d+)? ?(?:s|ms|min|minutes|img/s|images/s|\u00d7|x|%)(?![\w/])"
+)
+COMMAND = re.compile(r"python benchmarks/\w+\.py|dvc exp run|dvc repro|genderface \w+")
+
+
+def _sections(text: str, level: str) -> list[str]:
+    return re.split(rf"^{level} ", text, flags=re.MULTILINE)[1:]
+
+
+def test_the_performance_page_names_its_machines():
+    assert {"Xeon bf16", "no-bf16 CPU", "bf16 CPU", "2-core CPU"} <= set(MACHINES)
+
+
+@pytest.mark.parametrize(
+    "section",
+    _sections((REPO / "docs/performance.md").read_text(), "##"),
+    ids=lambda section: section.splitlines()[0],
+)
+def test_each_figure_section_of_the_performance_page_has_a_command_and_a_machine(section):
+    """A heuristic: a section that states a time, rate or ratio quotes the command that measures
+    it and names the machine it ran on (the manual check reads each figure's own sentence)."""
+    if not FIGURE.search(section):
+        return
+    assert COMMAND.search(section), section[:300]
+    assert any(f"**{name}**" in section for name in MACHINES), section[:300]
+
+
+def test_each_figure_the_readme_quotes_has_a_command_and_a_machine():
+    readme = (REPO / "README.md").read_text()
+    (measured,) = [s for s in _sections(readme, "##") if s.startswith("Measured here")]
+    bullets = re.split(r"^- ", measured, flags=re.MULTILINE)[1:]
+    assert bullets
+    for bullet in bullets:
+        assert FIGURE.search(bullet) and COMMAND.search(bullet), bullet
+        assert any(name in bullet for name in MACHINES), bullet

@@ -1,6 +1,6 @@
-"""Scores by group on real faces: fairface-540 (CC BY 4.0) as evaluate.external, framed as the
-model was trained (face crops), through a real `dvc repro` of the tiny project, the metrics, the
-plots and the model card."""
+"""Scores by group (evaluation/groups.py): on a small table, and on real faces: fairface-540
+(CC BY 4.0) as evaluate.external, framed as the model was trained (face crops), through a real
+`dvc repro` of the tiny project, the metrics, the plots and the model card."""
 
 import json
 import math
@@ -8,10 +8,11 @@ import math
 import pandas as pd
 import pytest
 
+from genderface.evaluation.groups import group_scores
+from genderface.stats import wilson
+
 from .conftest import Project
 from .test_plots import DATA_MARK, declared_charts, plots_command, rendered
-
-pytestmark = [pytest.mark.slow]
 
 AGES = ["0-2", "3-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70+"]
 
@@ -35,6 +36,7 @@ def wilson_by_hand(right: int, n: int) -> tuple[float, float, float]:
     return right / n, centre - half, centre + half
 
 
+@pytest.mark.slow
 def test_scores_by_age_and_gender_with_intervals(fairface_project, fairface):
     external = fairface_project.json("metrics/eval/metrics.json")["external"]
     assert external["images"] == 540 and external["skipped"] == 0
@@ -62,6 +64,7 @@ def test_scores_by_age_and_gender_with_intervals(fairface_project, fairface):
     assert set(external["groups"]["gender"]) >= {"man", "woman"}
 
 
+@pytest.mark.slow
 def test_the_group_plots_render_offline_and_the_card_has_the_section(fairface_project, tmp_path):
     shown = json.loads(fairface_project.run("dvc", "plots", "show", "--json"))["data"]
     rows = shown["metrics/eval/plots/groups.json"][0]["content"]["data"]["values"]
@@ -77,3 +80,41 @@ def test_the_group_plots_render_offline_and_the_card_has_the_section(fairface_pr
     assert "## Performance by group" in card
     assert "### By age" in card and "### By gender" in card
     assert "0 had no face found and are left out of these scores" in card
+
+
+def _frame() -> pd.DataFrame:
+    rows = []
+    # age 3-9: 10 images, all right; 10-19: 10 images, the women all wrong; 70+: 2 images, wrong.
+    for age, label, predicted, count in (
+        ("3-9", "man", "man", 5),
+        ("3-9", "woman", "woman", 5),
+        ("10-19", "man", "man", 6),
+        ("10-19", "woman", "man", 4),
+        ("70+", "man", "woman", 2),
+    ):
+        rows += [{"label": label, "predicted": predicted, "age": age, "gender": label}] * count
+    return pd.DataFrame(rows)
+
+
+def test_group_scores_per_group_with_intervals_and_small_groups_flagged():
+    result = group_scores(_frame(), ["age", "gender"], ["man", "woman"], min_group=5)
+    table = result.table.set_index(["attribute", "group"])
+    assert list(table.loc["age"].index) == ["3-9", "10-19", "70+"]  # numbers sort as numbers
+    teen = table.loc[("age", "10-19")]
+    assert (teen["n"], teen["man_n"], teen["woman_n"]) == (10, 6, 4)
+    assert teen["accuracy"] == pytest.approx(0.6)
+    assert (teen["man_error"], teen["woman_error"]) == (0.0, 1.0)
+    expected = wilson(6, 10)
+    assert (teen["accuracy_low"], teen["accuracy_high"]) == (expected.low, expected.high)
+    assert teen["woman_error_low"] < 1.0 and teen["man_error_high"] > 0.0
+    assert table.loc[("age", "70+"), "small"] and not teen["small"]
+    assert math.isnan(table.loc[("gender", "man"), "woman_error"])
+    # 70+ (accuracy 0) is small, so the accuracy gap is between 3-9 and 10-19 only.
+    assert result.gaps["age"]["accuracy"] == {
+        "gap": pytest.approx(0.4),
+        "max": "3-9",
+        "min": "10-19",
+    }
+    assert result.gaps["age"]["woman_error"]["gap"] == 1.0
+    assert result.gaps["gender"]["accuracy"]["min"] == "woman"
+    assert "woman_error" not in result.gaps["gender"]  # only one group has women

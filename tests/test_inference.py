@@ -16,11 +16,10 @@ from genderface.data.shards import ShardInfo
 from genderface.evaluation.external import evaluate_folder
 from genderface.evaluation.files import Failure, Scored, score_files, whole_image
 from genderface.evaluation.scoring import Scoring
-from genderface.modeling.export import PARITY_TOLERANCE
 from genderface.modeling.forward import forward_pass
 from genderface.modeling.model_file import load_classifier
 
-from .conftest import REPO, evaluate_params, image_bytes
+from .conftest import PARITY_TOLERANCE, REPO, evaluate_params, image_bytes
 
 PREDICT_METHODS = {"predict", "predict_on_batch", "predict_step"}
 

@@ -1,3 +1,6 @@
+import errno
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -171,3 +174,28 @@ def test_imagenet_download_failure_is_one_clear_error(tiny_params, monkeypatch, 
     params = tiny_params.model.model_copy(update={"weights": "imagenet"})
     with pytest.raises(GenderfaceError, match="cannot download the VGG16 weights"):
         build_model(32, params, tiny_params.train.augment, seed=5, recipe="transfer")
+
+
+def test_a_full_disk_downloading_the_weights_says_so(tiny_params, monkeypatch, tmp_path):
+    """Keras' real download code writing to /dev/full, where the kernel refuses every write with
+    ENOSPC: the line names the disk, not the network."""
+    monkeypatch.setattr(
+        "keras.src.utils.file_utils.urlretrieve",
+        lambda url, target, progress: Path("/dev/full").write_bytes(b"weights"),
+    )
+    monkeypatch.setattr("keras.src.utils.file_utils.config.keras_home", lambda: str(tmp_path))
+    params = tiny_params.model.model_copy(update={"weights": "imagenet"})
+    with pytest.raises(GenderfaceError) as err:
+        build_model(32, params, tiny_params.train.augment, seed=5, recipe="transfer")
+    assert str(err.value).startswith(
+        "no space left on device writing the VGG16 weights to Keras' cache: free space there"
+    )
+    assert "KERAS_HOME" in str(err.value) and "network" not in str(err.value)
+    assert err.value.__cause__.errno == errno.ENOSPC
+
+
+def test_an_error_building_vgg16_that_is_no_download_failure_is_not_blamed_on_it(tiny_params):
+    """VGG16 refuses inputs under 32 px: that ValueError is shown as it is, not as the network."""
+    params = tiny_params.model.model_copy(update={"weights": "none"})
+    with pytest.raises(ValueError, match="32"):
+        build_model(16, params, tiny_params.train.augment, seed=5, recipe="transfer")

@@ -58,6 +58,12 @@ def test_repro_on_the_real_sample_writes_every_output(sample_project):
         for label in ("man", "woman")
     }
     assert test["balanced_accuracy"] == pytest.approx(sum(recalls.values()) / 2)
+    # A floor on what it learnt: chance and the majority rule both give 0.5 balanced accuracy;
+    # this small model (32 px, a head on random-weight VGG16 features) scored 0.748 (0.711-0.785)
+    # on a bfloat16 CPU, 0.703 in docs/experiments.md's older run. 0.60 leaves room for another
+    # CPU's rounding and stays well above chance, where the 95% interval's lower end must be too.
+    assert test["balanced_accuracy"] >= 0.60
+    assert test["balanced_accuracy_ci"]["low"] > 0.5
     assert test["woman"]["recall"] == pytest.approx(recalls["woman"])
     history = sample_project.json("metrics/train/metrics.json")
     assert set(history["eval"]) == {"loss", "accuracy", "auc"}

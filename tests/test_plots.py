@@ -11,7 +11,7 @@ import yaml
 
 from genderface.commands.plots import page_template
 
-from .conftest import REPO, Project
+from .conftest import REPO, Project, unavailable
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_FLAGS = [
@@ -53,7 +53,7 @@ def rendered(page: Path, tmp: Path) -> list[str]:
     """The page as headless Chromium leaves it, run in a network namespace of its own: no
     interface but a downed loopback, so nothing can be fetched. Returns each drawn chart's SVG."""
     if CHROMIUM is None:
-        pytest.skip("chromium not installed (Debian: apt-get install chromium; .ci/run does)")
+        unavailable("chromium not installed (Debian: apt-get install chromium; .ci/run does)")
     run = subprocess.run(
         ["unshare", "--net", CHROMIUM, f"--user-data-dir={tmp}", *CHROMIUM_FLAGS, page.as_uri()],
         capture_output=True,

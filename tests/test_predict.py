@@ -12,7 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from genderface.commands.cli import app
-from genderface.commands.predict import Labeller, Prediction, expand_inputs, predict_paths
+from genderface.commands.predict import (
+    Inputs,
+    Labeller,
+    Prediction,
+    expand_inputs,
+    predict_paths,
+    skipped_line,
+)
 from genderface.data.images import load_rgb
 from genderface.evaluation.files import Failure
 from genderface.modeling.forward import forward_pass
@@ -150,37 +157,91 @@ def test_cli_on_real_images_from_the_sample(trained_model, sample_zip, tmp_path)
 
 
 def test_folders_are_searched_recursively_and_sorted_and_globs_expanded(tmp_path):
-    for name in ("b/2.jpg", "b/1.png", "a.jpg", "b/c/3.txt"):
+    for name in ("b/2.jpg", "b/1.PNG", "a.jpg", "b/c/3.txt", "b/README.md", "b/.hidden.jpg"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")
     single = tmp_path / "a.jpg"
-    listed = expand_inputs([str(single), str(tmp_path / "b"), str(tmp_path / "**" / "*.jpg")])
-    relative = [p.relative_to(tmp_path).as_posix() for p in listed]
-    assert relative == ["a.jpg", "b/1.png", "b/2.jpg", "b/c/3.txt", "a.jpg", "b/2.jpg"]
-    assert expand_inputs([str(tmp_path / "*.gif")]) == [tmp_path / "*.gif"]
+    inputs = expand_inputs([str(single), str(tmp_path / "b"), str(tmp_path / "**" / "*.jpg")])
+    relative = [p.relative_to(tmp_path).as_posix() for p in inputs.files]
+    assert relative == ["a.jpg", "b/1.PNG", "b/2.jpg", "a.jpg", "b/2.jpg"]
+    assert inputs.skipped == [tmp_path / "b/README.md", tmp_path / "b/c/3.txt"]
+    assert expand_inputs([str(tmp_path / "*.gif")]).files == [tmp_path / "*.gif"]
+    # named on the command line or matched by a pattern: kept, whatever the name
+    named = expand_inputs([str(tmp_path / "b/c/3.txt"), str(tmp_path / "b/*.md")])
+    assert named == Inputs([tmp_path / "b/c/3.txt", tmp_path / "b/README.md"], [])
 
 
-def test_cli_labels_a_folder_in_batches_and_reports_its_non_image(trained_model, tmp_path):
+def test_the_skipped_line_counts_and_names_the_first_few():
+    assert skipped_line([Path("f/README.md")]) == (
+        "skipped 1 file not named as an image in the folders given (f/README.md)"
+    )
+    many = [Path(f"f/{i}.txt") for i in range(5)]
+    assert skipped_line(many) == (
+        "skipped 5 files not named as an image in the folders given "
+        "(f/0.txt, f/1.txt, f/2.txt, ...)"
+    )
+
+
+def test_cli_labels_a_folder_in_batches_skips_its_other_files_and_reports_a_broken_image(
+    trained_model, tmp_path
+):
     folder = tmp_path / "batch"
     for i in range(7):
         sub = folder / ("nested" if i % 2 else "")
         sub.mkdir(parents=True, exist_ok=True)
         (sub / f"img_{i}.jpg").write_bytes(image_bytes((30 * i, 100, 200 - 20 * i), "JPEG", 48))
     (folder / "nested" / "readme.txt").write_text("not an image")
+    (folder / "attributes.csv").write_text("file,age\n")
+    broken = folder / "nested" / "broken.jpg"
+    broken.write_text("not an image")  # named as an image: an error, not skipped
     args = ["predict", "--whole-image", "--model", str(trained_model), "--format", "json"]
     result = runner.invoke(app, [*args, "--batch-size", "3", str(folder)])
     assert result.exit_code == 1
-    expected = sorted(p for p in folder.rglob("*") if p.is_file())
     assert result.stderr.splitlines() == [
-        f"error: {folder / 'nested' / 'readme.txt'}: not an image (unrecognised format)"
+        "skipped 2 files not named as an image in the folders given "
+        f"({folder / 'attributes.csv'}, {folder / 'nested' / 'readme.txt'})",
+        f"error: {broken}: not an image (unrecognised format)",
     ]
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["path"] for r in records] == [str(p) for p in expected if p.suffix == ".jpg"]
+    expected = sorted(p for p in folder.rglob("img_*.jpg"))
+    assert [r["path"] for r in records] == [str(p) for p in expected]
     classifier = load_classifier(trained_model)
     one_by_one = [next(predict_paths(labeller(classifier), [Path(r["path"])])) for r in records]
     for record, single in zip(records, one_by_one, strict=True):
         assert record["label"] == single.label
         assert record["p_woman"] == pytest.approx(single.probability, abs=1e-5)
+
+
+def test_predict_on_fairface_540_as_it_comes_labels_its_images_only(
+    exported_model, fairface, tmp_path
+):
+    """The real folder's own layout: README.md and attributes.csv beside the class folders. A
+    few of its images keep the run short; its two other files are skipped, and the exit is 0."""
+    folder = tmp_path / "fairface-540"
+    for name in ("README.md", "attributes.csv"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(fairface / name, folder / name)
+    for cls in ("man", "woman"):
+        (folder / cls).mkdir()
+        for image in sorted((fairface / cls).iterdir())[:2]:
+            shutil.copy(image, folder / cls / image.name)
+    args = ["predict", "--model", str(exported_model), "--format", "csv", str(folder)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "skipped 2 files not named as an image in the folders given "
+        f"({folder / 'README.md'}, {folder / 'attributes.csv'})"
+    ]
+    rows = list(csv.reader(io.StringIO(result.stdout)))[1:]
+    assert [Path(row[0]).parent.name for row in rows] == ["man", "man", "woman", "woman"]
+
+
+def test_a_non_image_named_on_the_command_line_stays_an_error(trained_model, tmp_path):
+    notes = tmp_path / "README.md"
+    notes.write_text("# not an image")
+    result = runner.invoke(app, ["predict", "--model", str(trained_model), str(notes)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"error: {notes}: not an image (unrecognised format)"]
 
 
 def test_verbose_sets_the_traceback_switch(trained_model, images, monkeypatch):

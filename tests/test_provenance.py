@@ -8,6 +8,7 @@ from importlib.metadata import version
 import keras
 import tensorflow as tf
 
+from genderface.machine import this_machine
 from genderface.modeling.devices import Devices, resolve_devices
 from genderface.modeling.provenance import provenance
 
@@ -23,13 +24,17 @@ def test_records_versions_devices_and_resolved_settings(tiny_params):
             "keras": keras.__version__,
             "dvc": version("dvc"),
         },
-        "devices": {"kind": "CPU", "count": 1},
+        "devices": {
+            "kind": "CPU",
+            "count": 1,
+            "cpu_kernels": "AVX2, 2 threads (train.deterministic)",
+        },
         "recipe": "scratch",
         "mixed_precision": devices.dtype_policy,  # what auto resolved to on this machine
         "xla": False,
         "deterministic": True,
     }
-    assert devices.dtype_policy in {"float32", "mixed_bfloat16"}  # auto on a CPU
+    assert devices.dtype_policy == "float32", "deterministic: auto is float32 on every CPU"
     assert provenance(resolve_devices(cfg), cfg, "scratch") == record, (
         "the same machine, the same record"
     )
@@ -49,3 +54,6 @@ def test_xla_is_what_took_effect_and_precision_the_policy(tiny_params):
     assert record["xla"] is True
     assert record["deterministic"] is False
     assert record["mixed_precision"] == "mixed_float16"
+    assert record["devices"]["cpu_kernels"].startswith(
+        f"this CPU's best: {this_machine().cpu_model}, "
+    ), "the CPU is named where it chose the kernels"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project, doc_blocks, free_ports
+from .conftest import Project, doc_blocks, free_ports, unavailable
 
 SSHD = Path("/usr/sbin/sshd")
 DOC = "docs/remotes.md"
@@ -103,7 +103,7 @@ def _wait_for_banner(port: int, server: subprocess.Popen) -> None:
 def ssh_server(tmp_path_factory):
     """sshd -D -e on an unused 127.0.0.1 port; a HOME whose ~/.ssh knows its key and ours."""
     if not SSHD.is_file():
-        pytest.skip(f"{SSHD} not found: apt-get install openssh-server (.ci/run does)")
+        unavailable(f"{SSHD} not found: apt-get install openssh-server (.ci/run does)")
     root = tmp_path_factory.mktemp("sshd")
     home = root / "home"
     (home / ".ssh").mkdir(parents=True)

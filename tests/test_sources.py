@@ -1,8 +1,14 @@
+import errno
+import shutil
 import tarfile
+import zipfile
+from pathlib import Path
 
+import kagglehub
 import pytest
 from PIL import Image
 
+from genderface.data.kaggle import download
 from genderface.data.sources import fetch
 from genderface.errors import GenderfaceError
 from genderface.params import DemoParams
@@ -67,3 +73,74 @@ def test_failed_fetch_keeps_the_previous_data(tmp_path):
     with pytest.raises(GenderfaceError):
         fetch(str(tmp_path / "missing.zip"), DEMO, dest)
     assert tree_digest(dest) == before
+
+
+FULL_DISK = Path("/dev/full")  # Linux's device where every write fails with ENOSPC
+needs_full_disk = pytest.mark.skipif(not FULL_DISK.exists(), reason="no /dev/full")
+
+
+def _no_space_line(err: pytest.ExceptionInfo) -> str:
+    assert err.value.__cause__.errno == errno.ENOSPC
+    assert "check the archive" not in str(err.value)
+    return str(err.value)
+
+
+@needs_full_disk
+def test_a_full_disk_extracting_an_archive_says_so(tmp_path, monkeypatch):
+    """Each member written to /dev/full: the kernel's own ENOSPC, not a complaint about the
+    archive, and the previous data/raw stays."""
+    archive = zip_folder(write_faces(tmp_path / "src", per_class=2), tmp_path / "faces.zip")
+    dest = tmp_path / "data" / "raw"
+    fetch("demo", DEMO, dest)
+    before = tree_digest(dest)
+    monkeypatch.setattr(
+        zipfile.ZipFile,
+        "extract",
+        lambda self, member, path: FULL_DISK.write_bytes(self.read(member)),
+    )
+    with pytest.raises(GenderfaceError) as err:
+        fetch(str(archive), DEMO, dest)
+    assert _no_space_line(err).startswith(f"no space left on device writing {dest.parent}")
+    assert str(err.value).endswith(
+        "free space on that disk (data/raw, and DVC's cache as much again) and rerun"
+    )
+    assert tree_digest(dest) == before
+
+
+@needs_full_disk
+def test_a_full_disk_copying_a_folder_stops_at_the_first_file(tmp_path, monkeypatch):
+    src = write_faces(tmp_path / "src", per_class=3)
+    copies = []
+
+    def copy_onto_full_disk(source: str, target: str) -> None:
+        copies.append(target)
+        shutil.copyfile(source, FULL_DISK)
+
+    monkeypatch.setattr(shutil, "copy2", copy_onto_full_disk)
+    with pytest.raises(GenderfaceError) as err:
+        fetch(str(src), DEMO, tmp_path / "raw")
+    assert _no_space_line(err).startswith(f"no space left on device writing {copies[0]}: ")
+    assert len(copies) == 1  # not one failure per file, reported at the end
+    assert not (tmp_path / "raw").exists()
+
+
+@needs_full_disk
+def test_a_full_disk_downloading_from_kaggle_names_kagglehubs_cache(monkeypatch):
+    monkeypatch.setattr(
+        kagglehub, "dataset_download", lambda handle: FULL_DISK.write_bytes(b"an archive")
+    )
+    with pytest.raises(GenderfaceError) as err:
+        download("owner/slug")
+    assert _no_space_line(err).startswith(
+        "no space left on device writing 'owner/slug' to kagglehub's cache: free space there"
+    )
+    assert "KAGGLEHUB_CACHE" in str(err.value)
+
+
+def test_a_kaggle_failure_that_is_no_download_failure_is_shown_as_it_is(monkeypatch):
+    def broken(handle: str) -> None:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(kagglehub, "dataset_download", broken)
+    with pytest.raises(TypeError, match="a bug"):
+        download("owner/slug")

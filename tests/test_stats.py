@@ -1,14 +1,13 @@
-"""Bootstrap intervals, paired differences, McNemar and scores by group (evaluation/stats.py)."""
+"""Bootstrap intervals, paired scores and differences, McNemar and Wilson (genderface/stats.py)."""
 
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.stats import norm
 from sklearn import metrics as skm
 
-from genderface.evaluation import stats
+from genderface import stats
 
 
 def _simulated(rng: np.random.Generator, n: int, prior: float, shift: float):
@@ -17,18 +16,28 @@ def _simulated(rng: np.random.Generator, n: int, prior: float, shift: float):
     return y, 1 / (1 + np.exp(-(rng.normal(size=n) + shift * y)))
 
 
-def test_the_estimates_are_scikit_learns_scores():
+def test_the_bounds_hold_scikit_learns_scores_and_come_from_resamples_alone():
+    """The point scores are scikit-learn's (metrics.compute_metrics); the bounds bracket them."""
     y, p = _simulated(np.random.default_rng(3), 150, 0.35, 1.0)
     p = np.round(p, 1)  # ties, which ROC-AUC counts as half
-    result = stats.bootstrap_scores(y, p, 0.5, 200, seed=0)
+    result = stats.bootstrap_bounds(y, p, 0.5, 200, seed=0)
     pred = (p >= 0.5).astype(int)
-    assert result["accuracy"].estimate == pytest.approx(skm.accuracy_score(y, pred))
-    assert result["balanced_accuracy"].estimate == pytest.approx(
-        skm.balanced_accuracy_score(y, pred)
-    )
-    assert result["roc_auc"].estimate == pytest.approx(skm.roc_auc_score(y, p))
-    for interval in result.values():
-        assert interval.low < interval.estimate < interval.high
+    estimates = {
+        "accuracy": skm.accuracy_score(y, pred),
+        "balanced_accuracy": skm.balanced_accuracy_score(y, pred),
+        "roc_auc": skm.roc_auc_score(y, p),
+    }
+    assert set(result) == set(estimates)
+    for name, (low, high) in result.items():
+        assert low < estimates[name] < high, name
+
+
+def test_the_threshold_is_decision_s_rule_at_or_above():
+    """A probability equal to the threshold is class 1 (decision.decide), so every image is right
+    here and every resample scores 1."""
+    y = np.array([0, 1, 0, 1])
+    p = np.array([0.2, 0.5, 0.1, 0.7])
+    assert stats.bootstrap_bounds(y, p, 0.5, 50, seed=0)["accuracy"] == (1.0, 1.0)
 
 
 def test_each_resample_scores_as_scikit_learn_scores_the_drawn_images():
@@ -49,20 +58,20 @@ def test_each_resample_scores_as_scikit_learn_scores_the_drawn_images():
 
 def test_the_same_seed_gives_the_same_intervals_another_seed_others():
     y, p = _simulated(np.random.default_rng(5), 100, 0.4, 1.0)
-    first = stats.bootstrap_scores(y, p, 0.5, 300, seed=1)
-    assert stats.bootstrap_scores(y, p, 0.5, 300, seed=1) == first
-    assert stats.bootstrap_scores(y, p, 0.5, 300, seed=2) != first
+    first = stats.bootstrap_bounds(y, p, 0.5, 300, seed=1)
+    assert stats.bootstrap_bounds(y, p, 0.5, 300, seed=1) == first
+    assert stats.bootstrap_bounds(y, p, 0.5, 300, seed=2) != first
 
 
 def test_resamples_lacking_a_class_are_left_out_not_fatal():
     y = np.array([0, 0, 0, 0, 1])  # a resample misses the one positive 1 time in 3
     p = np.array([0.1, 0.2, 0.3, 0.6, 0.9])
-    result = stats.bootstrap_scores(y, p, 0.5, 500, seed=0)
-    for interval in result.values():
-        assert math.isfinite(interval.low) and math.isfinite(interval.high)
-    one_class = stats.bootstrap_scores(np.zeros(5, int), p, 0.5, 100, seed=0)
-    assert one_class["accuracy"].estimate == pytest.approx(0.6)
-    assert math.isnan(one_class["roc_auc"].low) and math.isnan(one_class["roc_auc"].estimate)
+    result = stats.bootstrap_bounds(y, p, 0.5, 500, seed=0)
+    for low, high in result.values():
+        assert math.isfinite(low) and math.isfinite(high)
+    one_class = stats.bootstrap_bounds(np.zeros(5, int), p, 0.5, 100, seed=0)
+    assert 0 <= one_class["accuracy"][0] <= 0.6 <= one_class["accuracy"][1]
+    assert all(math.isnan(bound) for bound in one_class["roc_auc"])
 
 
 def test_interval_coverage_of_the_true_value_is_95_percent():
@@ -78,9 +87,9 @@ def test_interval_coverage_of_the_true_value_is_95_percent():
     hits = dict.fromkeys(truth, 0)
     for draw in range(draws):
         y, p = _simulated(rng, n, prior, shift)
-        result = stats.bootstrap_scores(y, p, 1 / (1 + math.exp(-cut)), 400, seed=draw)
+        result = stats.bootstrap_bounds(y, p, 1 / (1 + math.exp(-cut)), 400, seed=draw)
         for name, value in truth.items():
-            hits[name] += result[name].low <= value <= result[name].high
+            hits[name] += result[name][0] <= value <= result[name][1]
     for name, count in hits.items():
         assert 0.93 <= count / draws <= 0.97, (name, count / draws)
 
@@ -88,26 +97,39 @@ def test_interval_coverage_of_the_true_value_is_95_percent():
 def test_paired_difference_of_a_model_with_itself_is_exactly_zero():
     y, p = _simulated(np.random.default_rng(6), 120, 0.4, 1.0)
     pred = (p >= 0.5).astype(int)
-    for difference in stats.paired_difference(y, pred, pred, 300, seed=0).values():
+    for paired in stats.paired_scores(y, pred, pred, 300, seed=0).values():
+        difference = paired.difference
         assert (difference.estimate, difference.low, difference.high) == (0.0, 0.0, 0.0)
         assert difference.p_value == 1.0
+        assert paired.a == paired.b
 
 
-def test_paired_difference_is_b_minus_a_and_sees_a_clear_gain():
+def test_paired_scores_are_scikit_learns_and_the_difference_is_b_minus_a():
     y, p = _simulated(np.random.default_rng(7), 400, 0.4, 1.5)
     good = (p >= 0.5).astype(int)
     bad = np.zeros_like(good)  # always class 0: balanced accuracy 0.5
-    forward = stats.paired_difference(y, bad, good, 500, seed=3)
-    backward = stats.paired_difference(y, good, bad, 500, seed=3)
-    gain = forward["balanced_accuracy"]
-    assert gain.estimate == pytest.approx(skm.balanced_accuracy_score(y, good) - 0.5)
+    forward = stats.paired_scores(y, bad, good, 500, seed=3)
+    backward = stats.paired_scores(y, good, bad, 500, seed=3)
+    assert forward["accuracy"].a.estimate == pytest.approx(skm.accuracy_score(y, bad))
+    assert forward["balanced_accuracy"].b.estimate == pytest.approx(
+        skm.balanced_accuracy_score(y, good)
+    )
+    assert forward["balanced_accuracy"].a.estimate == 0.5
+    for paired in forward.values():
+        assert paired.difference.estimate == paired.b.estimate - paired.a.estimate
+        assert paired.b.low < paired.b.estimate < paired.b.high
+    gain = forward["balanced_accuracy"].difference
     assert 0 < gain.low < gain.estimate < gain.high
     assert gain.p_value == 0.0  # no resample of 500 reaches zero: p < 2 / 500
-    slight = stats.paired_difference(y, good, np.where(np.arange(400) == 0, 1 - good, good), 500, 3)
-    assert slight["accuracy"].p_value > 0.05  # one image of 400 changed: no evidence
-    for name, interval in backward.items():
-        assert interval.estimate == pytest.approx(-forward[name].estimate)
-        assert interval.low == pytest.approx(-forward[name].high)
+    # Paired, the gain's interval is narrower than either model's own.
+    own = forward["balanced_accuracy"].b
+    assert gain.high - gain.low < own.high - own.low
+    slight = stats.paired_scores(y, good, np.where(np.arange(400) == 0, 1 - good, good), 500, 3)
+    assert slight["accuracy"].difference.p_value > 0.05  # one image of 400 changed: no evidence
+    for name, paired in backward.items():
+        assert paired.difference.estimate == pytest.approx(-forward[name].difference.estimate)
+        assert paired.difference.low == pytest.approx(-forward[name].difference.high)
+        assert paired.a == forward[name].b
 
 
 def test_mcnemar_exact_p_on_the_discordant_pairs():
@@ -135,41 +157,3 @@ def test_wilson_interval_stays_open_at_zero_errors():
     half = stats.wilson(15, 30)
     assert half.low == pytest.approx(1 - half.high)
     assert math.isnan(stats.wilson(0, 0).estimate)
-
-
-def _frame() -> pd.DataFrame:
-    rows = []
-    # age 3-9: 10 images, all right; 10-19: 10 images, the women all wrong; 70+: 2 images, wrong.
-    for age, label, predicted, count in (
-        ("3-9", "man", "man", 5),
-        ("3-9", "woman", "woman", 5),
-        ("10-19", "man", "man", 6),
-        ("10-19", "woman", "man", 4),
-        ("70+", "man", "woman", 2),
-    ):
-        rows += [{"label": label, "predicted": predicted, "age": age, "gender": label}] * count
-    return pd.DataFrame(rows)
-
-
-def test_group_scores_per_group_with_intervals_and_small_groups_flagged():
-    result = stats.group_scores(_frame(), ["age", "gender"], ["man", "woman"], min_group=5)
-    table = result.table.set_index(["attribute", "group"])
-    assert list(table.loc["age"].index) == ["3-9", "10-19", "70+"]  # numbers sort as numbers
-    teen = table.loc[("age", "10-19")]
-    assert (teen["n"], teen["man_n"], teen["woman_n"]) == (10, 6, 4)
-    assert teen["accuracy"] == pytest.approx(0.6)
-    assert (teen["man_error"], teen["woman_error"]) == (0.0, 1.0)
-    expected = stats.wilson(6, 10)
-    assert (teen["accuracy_low"], teen["accuracy_high"]) == (expected.low, expected.high)
-    assert teen["woman_error_low"] < 1.0 and teen["man_error_high"] > 0.0
-    assert table.loc[("age", "70+"), "small"] and not teen["small"]
-    assert math.isnan(table.loc[("gender", "man"), "woman_error"])
-    # 70+ (accuracy 0) is small, so the accuracy gap is between 3-9 and 10-19 only.
-    assert result.gaps["age"]["accuracy"] == {
-        "gap": pytest.approx(0.4),
-        "max": "3-9",
-        "min": "10-19",
-    }
-    assert result.gaps["age"]["woman_error"]["gap"] == 1.0
-    assert result.gaps["gender"]["accuracy"]["min"] == "woman"
-    assert "woman_error" not in result.gaps["gender"]  # only one group has women

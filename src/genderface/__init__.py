@@ -1,7 +1,6 @@
-"""genderface: a reproducible DVC + Keras pipeline that labels face crops "man" or "woman"."""
+"""genderface: a reproducible DVC + Keras pipeline that labels face crops "man" or "woman".
 
-from genderface import quiet
+Importing it changes nothing in the process; entry points import genderface.entry_point first.
+"""
 
 __version__ = "0.1.0"
-
-quiet.install()  # first, before any module imports TensorFlow (see quiet.py)

@@ -32,6 +32,10 @@ def choose_threshold(y_true: np.ndarray, y_prob: np.ndarray) -> float:
     """
     from sklearn.metrics import roc_curve  # here: predict's light install has no scikit-learn
 
-    fpr, tpr, thresholds = roc_curve(y_true, y_prob)
+    fpr, tpr, thresholds = roc_curve(y_true, y_prob, drop_intermediate=False)
     best = int(np.argmax(tpr - fpr))
-    return float(np.clip(thresholds[best], 0.0, 1.0))
+    # Halfway to the next lower score, not on the best one: the same validation labels, and no
+    # validation image sits on the cut, where a last-bit difference (another CPU, the exported
+    # model) would flip it.
+    below = thresholds[best + 1] if best + 1 < len(thresholds) else 0.0
+    return float(np.clip((thresholds[best] + below) / 2, 0.0, 1.0))

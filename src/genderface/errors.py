@@ -67,4 +67,4 @@ def run_main(main: Callable[[], None]) -> None:
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         hint = "" if verbose() else f"; rerun with {VERBOSE_FLAG} or {VERBOSE_ENV}=1 for details"
         _report(f"error: {type(err).__name__}: {first}{hint}")
-        sys.exit(1)
+        raise SystemExit(1) from err

@@ -1,5 +1,7 @@
-"""Write outputs to a temporary path beside the target and rename into place, never half-written."""
+"""Write outputs to a temporary path beside the target and rename into place, never half-written;
+say so in one line when the disk is full."""
 
+import errno
 import io
 import json
 import os
@@ -50,6 +52,14 @@ def atomic_path(final: Path, suffix: str = "") -> Iterator[Path]:
         raise
     if old.exists():
         shutil.rmtree(old)
+
+
+def disk_full(err: BaseException, writing: str, fix: str) -> GenderfaceError | None:
+    """One line for a write refused for want of space (or quota), or None for any other error:
+    a full disk needs room, not another input, whatever was being written."""
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return GenderfaceError(f"no space left on device writing {writing}: {fix}")
+    return None
 
 
 def write_text(path: Path, text: str) -> None:

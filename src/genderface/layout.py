@@ -11,6 +11,7 @@ SHARDS_DIR = Path("data/shards")
 MODEL = Path("models/model.keras")
 TFLITE_MODEL = Path("models/model.tflite")  # the export stage's conversion of MODEL; predict's
 QUANTIZED_DIR = Path("models/quantized")  # export.quantize's smaller model, with its sidecar
+QUANTIZED_README = QUANTIZED_DIR / "README.md"  # what the folder holds, even when nothing else
 EXPORT_METRICS = Path("metrics/export.json")
 TRAIN_BACKUP = Path("data/train-backup")
 SOURCE_METRICS = Path("metrics/source.json")

@@ -162,7 +162,9 @@ class TrainParams(_Section):
     learning_rate)."""
 
     seed: int = Field(ge=0)
-    deterministic: bool
+    deterministic: bool = Field(
+        description="op determinism and pinned CPU kernels: the same bytes on any x86-64 CPU"
+    )
     recipe: Recipe = Field(description="auto: scratch with model.weights none, else transfer")
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
@@ -187,6 +189,15 @@ class TrainParams(_Section):
     def _threshold_in_range(self) -> "TrainParams":
         if isinstance(self.threshold, float) and not 0 < self.threshold < 1:
             raise ValueError(f"threshold must be 'validation' or in (0, 1), got {self.threshold}")
+        return self
+
+    @model_validator(mode="after")
+    def _bfloat16_is_not_portable(self) -> "TrainParams":
+        if self.deterministic and self.mixed_precision == "mixed_bfloat16":
+            raise ValueError(
+                "mixed_bfloat16 needs deterministic: false (bfloat16 kernels exist on some CPUs "
+                "only, so its bytes cannot repeat on another); or use mixed_precision auto"
+            )
         return self
 
 

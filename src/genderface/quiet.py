@@ -4,15 +4,18 @@ While its shared libraries load, TensorFlow writes "All log messages before absl
 is called are written to STDERR", oneDNN, cudart and cpu_feature_guard notices straight to file
 descriptor 2, before any log setting is read (tensorflow/tensorflow#62770); on a machine without
 a GPU it then logs "failed call to cuInit" as an error. They look like failures and bury the
-stages' own lines and progress bars. `install` runs when the package is imported, before any of
-its modules imports TensorFlow: it sets TF_CPP_MIN_LOG_LEVEL=3 for what TensorFlow logs later,
-and has `tensorflow` imported with file descriptor 2 pointed at /dev/null. Python warnings,
-exceptions and the pipeline's own logging are untouched.
+stages' own lines and progress bars. `install` runs when an entry point imports
+genderface.entry_point, before any of its modules imports TensorFlow: it sets
+TF_CPP_MIN_LOG_LEVEL=3 for what TensorFlow logs later, and has `tensorflow` imported with file
+descriptor 2 pointed at /dev/null. Python warnings, exceptions and the pipeline's own logging are
+untouched, and a crash while TensorFlow loads (an abort, an illegal instruction) still says so
+on the real stderr (faulthandler), with where it happened.
 
-One mechanism for every entry point (stage scripts, `genderface predict`, tests): a stage script
-must import genderface before any library that imports TensorFlow (dvclive.keras does).
+One mechanism for every entry point (stage scripts, `genderface predict`): each imports
+genderface.entry_point before any library that imports TensorFlow (dvclive.keras does).
 """
 
+import faulthandler
 import importlib.abc
 import importlib.machinery
 import os
@@ -30,15 +33,24 @@ TF_LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 
 @contextmanager
 def native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 (C/C++ writes included, not only sys.stderr) to /dev/null."""
+    """Send file descriptor 2 (C/C++ writes included, not only sys.stderr) to /dev/null; a fatal
+    signal meanwhile is still reported, with its Python traceback, on the real stderr."""
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
+    was_enabled = faulthandler.is_enabled()
+    real_stderr = os.fdopen(saved, "w", closefd=False)
     try:
         os.dup2(devnull, 2)
+        faulthandler.enable(file=real_stderr)
         yield
     finally:
         os.dup2(saved, 2)
+        if was_enabled:
+            faulthandler.enable(file=sys.stderr)
+        else:
+            faulthandler.disable()
+        real_stderr.close()
         os.close(saved)
         os.close(devnull)
 

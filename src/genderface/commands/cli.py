@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from genderface import entry_point  # noqa: F401 (first: quiets TensorFlow's start-up)
 from genderface.commands.plots import DEFAULT_OUT
 from genderface.errors import VERBOSE_FLAG, run_main, set_verbose
 from genderface.layout import TFLITE_MODEL
@@ -55,6 +56,7 @@ def _label(
         expand_inputs,
         load_labeller,
         predict_paths,
+        skipped_line,
     )
     from genderface.data.faces import load_framed
     from genderface.evaluation.files import Failure
@@ -62,12 +64,14 @@ def _label(
     labeller = load_labeller(model)
     framing = chosen_framing(labeller.info.framing, crop_face, margin)
     loader = partial(load_framed, framing=framing)
-    files = expand_inputs(paths)
+    inputs = expand_inputs(paths)
+    if inputs.skipped:
+        print(skipped_line(inputs.skipped), file=sys.stderr)
     printer = Printer(output.value, labeller.info.classes[1], framing.crops)
     failed = 0
-    show = progress and len(files) >= PROGRESS_MIN_FILES
-    results = predict_paths(labeller, files, threshold, batch_size, loader)
-    with tqdm(results, total=len(files), unit="img", disable=None if show else True) as bar:
+    show = progress and len(inputs.files) >= PROGRESS_MIN_FILES
+    results = predict_paths(labeller, inputs.files, threshold, batch_size, loader)
+    with tqdm(results, total=len(inputs.files), unit="img", disable=None if show else True) as bar:
         for result in bar:
             if isinstance(result, Failure):
                 failed += 1
@@ -132,6 +136,8 @@ def predict(
     and the threshold at or above which that probability means the positive class.
 
     An unreadable file is one `error:` line on stderr; the rest are labelled; the exit code is 1.
+    A folder's files not named as images (README.md, attributes.csv) are skipped, counted in one
+    line on stderr.
     """
     run_main(
         partial(_label, paths, model, output, threshold, crop_face, margin, batch_size, progress)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from genderface import stats
 from genderface.errors import GenderfaceError
-from genderface.evaluation import stats
 from genderface.evaluation.outputs import PREDICTION_COLUMNS as COLUMNS
 from genderface.evaluation.outputs import predictions_file
 from genderface.fsutil import parse_csv
@@ -183,15 +183,15 @@ def compare(
         images[column].map(classes.index).to_numpy()
         for column in ("label", "predicted_a", "predicted_b")
     )
-    score_a, score_b = stats.point_scores(y_true, pred_a), stats.point_scores(y_true, pred_b)
+    scores = stats.paired_scores(y_true, pred_a, pred_b, resamples, seed)
     return Comparison(
         rev_a,
         rev_b,
         len(images),
         paired.left_out_a,
         paired.left_out_b,
-        {metric: (score_a[metric], score_b[metric]) for metric in METRICS},
-        stats.paired_difference(y_true, pred_a, pred_b, resamples, seed),
+        {metric: (scores[metric].a.estimate, scores[metric].b.estimate) for metric in METRICS},
+        {metric: scores[metric].difference for metric in METRICS},
         stats.mcnemar(y_true, pred_a, pred_b),
         resamples,
     )

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from genderface.data.faces import NONE
-from genderface.data.folders import files_under
+from genderface.data.folders import files_under, image_named
 from genderface.data.framing import FACE, WHOLE, Framing
 from genderface.decision import decide
 from genderface.errors import GenderfaceError
@@ -42,15 +42,27 @@ class Prediction:
     face: str | None = None
 
 
-def expand_inputs(arguments: list[str]) -> list[Path]:
-    """Files as given; folders as every file under them (folders.files_under); glob patterns the
-    shell left unexpanded (e.g. quoted 'photos/**/*.jpg'), expanded recursively.
+@dataclass(frozen=True)
+class Inputs:
+    """The files to label, and the files of the folders given that were left out by name."""
+
+    files: list[Path]
+    skipped: list[Path]
+
+
+def expand_inputs(arguments: list[str]) -> Inputs:
+    """Files as given; folders as every image-named file under them (folders.files_under and
+    folders.image_named); glob patterns the shell left unexpanded (e.g. quoted
+    'photos/**/*.jpg'), expanded recursively.
 
     Folders and patterns are listed sorted, so output order never depends on the file system.
-    A pattern matching nothing stays as it is and is then reported as a missing file; non-image
-    files in a folder are reported one by one, like any unreadable file.
+    A pattern matching nothing stays as it is and is then reported as a missing file. A folder's
+    other files (a README.md, an attributes.csv) are skipped; a file named on the command line or
+    matched by a pattern is labelled whatever its name, and one that is no image is an error,
+    like an image-named file that does not decode.
     """
-    paths: list[Path] = []
+    files: list[Path] = []
+    skipped: list[Path] = []
     for argument in arguments:
         given = Path(argument)
         if not given.exists() and GLOB_CHARACTERS & set(argument):
@@ -60,8 +72,20 @@ def expand_inputs(arguments: list[str]) -> list[Path]:
         else:
             candidates = [given]
         for candidate in candidates:
-            paths.extend(files_under(candidate) if candidate.is_dir() else [candidate])
-    return paths
+            if not candidate.is_dir():
+                files.append(candidate)
+                continue
+            for path in files_under(candidate):
+                (files if image_named(path) else skipped).append(path)
+    return Inputs(files, skipped)
+
+
+def skipped_line(skipped: list[Path], shown: int = 3) -> str:
+    """One line for the files left out of the folders given, naming the first few."""
+    names = ", ".join(str(path) for path in skipped[:shown])
+    more = ", ..." if len(skipped) > shown else ""
+    count = f"{len(skipped)} file{'' if len(skipped) == 1 else 's'}"
+    return f"skipped {count} not named as an image in the folders given ({names}{more})"
 
 
 def chosen_framing(trained: Framing, crop_face: bool | None, margin: float | None) -> Framing:

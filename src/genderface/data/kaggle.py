@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from genderface.errors import GenderfaceError
+from genderface.fsutil import disk_full
 
 log = logging.getLogger("download")
 
@@ -17,13 +18,25 @@ _KAGGLE_HANDLE = re.compile(r"^[\w.-]+/[\w.-]+(/versions/\d+)?$")
 KAGGLE_TIMEOUT = 60.0
 """Seconds Kaggle may stay silent (connecting, or between two answers) before download gives up."""
 KAGGLE_TIMEOUT_ENV = "GENDERFACE_KAGGLE_TIMEOUT"  # overrides KAGGLE_TIMEOUT, e.g. on slow links
+_ROOM = (
+    "free space there (~/.cache/kagglehub by default), or set KAGGLEHUB_CACHE to a folder on a "
+    "disk with room, and rerun"
+)
 
 
 def download(handle: str) -> Path:
     """Download through kagglehub (its own cache; credentials from env or ~/.kaggle)."""
     import kagglehub
     import requests
-    from kagglehub.exceptions import KaggleApiHTTPError, NotFoundError, UnauthenticatedError
+    from kagglehub.exceptions import (
+        BackendError,
+        CredentialError,
+        DataCorruptionError,
+        KaggleApiHTTPError,
+        KaggleEnvironmentError,
+        NotFoundError,
+        UnauthenticatedError,
+    )
 
     if not _KAGGLE_HANDLE.match(handle):
         raise GenderfaceError(
@@ -63,12 +76,16 @@ def download(handle: str) -> Path:
             "network, or download the archive yourself and set data.source to path and data.path "
             "to it"
         ) from None
-    except Exception as err:  # kagglehub's other failures: backend, corrupt download, env
+    except OSError as err:  # writing kagglehub's cache; anything else is not a download failure
+        if full := disk_full(err, f"{handle!r} to kagglehub's cache", _ROOM):
+            raise full from err
+        raise
+    except (BackendError, CredentialError, DataCorruptionError, KaggleEnvironmentError) as err:
         reason = str(err).splitlines()[0] if str(err) else ""
         raise GenderfaceError(
             f"Kaggle download of {handle!r} failed ({type(err).__name__}: {reason}); rerun, or "
             "download the archive yourself and set data.source to path and data.path to it"
-        ) from None
+        ) from err
 
 
 def _kaggle_timeout() -> float:

@@ -22,7 +22,7 @@ from genderface.data.demo import write_demo
 from genderface.data.folders import class_files
 from genderface.data.kaggle import download
 from genderface.errors import GenderfaceError
-from genderface.fsutil import atomic_path
+from genderface.fsutil import atomic_path, disk_full
 from genderface.layout import FACES
 from genderface.params import DemoParams
 
@@ -31,6 +31,7 @@ log = logging.getLogger("download")
 KAGGLE_PREFIX = "kaggle:"
 _ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 _PATH_HELP = "set data.path to a .zip/.tar.gz/.tgz/.tar archive or a folder"
+_ROOM = "free space on that disk (data/raw, and DVC's cache as much again) and rerun"
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,13 @@ def _take_faces(root: Path, staging: Path, source: str) -> None:
     with tqdm(total=total, desc="copying", unit="file", mininterval=1.0) as progress:
 
         def copy(src: str, dst: str) -> None:
-            shutil.copy2(src, dst)
+            try:
+                shutil.copy2(src, dst)
+            except OSError as err:
+                # copytree would note the failure and go on to fail on every other file
+                if full := disk_full(err, dst, _ROOM):
+                    raise full from err
+                raise
             progress.update()
 
         shutil.copytree(faces, staging / FACES, copy_function=copy)
@@ -160,9 +167,11 @@ def _extract(archive: Path, target: Path) -> None:
             "archive or is not a plain file; refusing"
         ) from None
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+        if full := disk_full(err, str(target), _ROOM):
+            raise full from err
         raise GenderfaceError(
             f"data.path {str(archive)!r}: cannot extract ({err}); check the archive is complete"
-        ) from None
+        ) from err
 
 
 def _tar_filter(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:

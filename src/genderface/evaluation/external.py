@@ -22,9 +22,8 @@ from genderface.data.folders import class_files
 from genderface.data.framing import Framing
 from genderface.errors import GenderfaceError
 from genderface.evaluation.files import Failure, Forward, Loader, score_files, whole_image
-from genderface.evaluation.groups import ATTRIBUTES, by_group, read_attributes
+from genderface.evaluation.groups import ATTRIBUTES, GroupScores, by_group, read_attributes
 from genderface.evaluation.scoring import Evaluation, LabelledImage, Scoring, scored
-from genderface.evaluation.stats import GroupScores
 from genderface.params import NO_INPUT, EvaluateParams
 
 log = logging.getLogger("evaluate")

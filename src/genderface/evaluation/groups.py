@@ -1,7 +1,9 @@
 """Scores by group: an attributes.csv beside an external folder's class folders names, for each
-image, its group under each attribute (age, skin tone, ...); stats.group_scores scores them."""
+image, its group under each attribute (age, skin tone, ...); group_scores scores each group, with
+Wilson intervals."""
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -9,8 +11,8 @@ import pandas as pd
 from genderface.errors import GenderfaceError
 from genderface.evaluation.outputs import PREDICTION_COLUMNS
 from genderface.evaluation.scoring import Evaluation
-from genderface.evaluation.stats import GroupScores, group_scores
 from genderface.fsutil import parse_csv
+from genderface.stats import wilson
 
 ATTRIBUTES = "attributes.csv"
 ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # each names a metrics key and a plot file
@@ -34,6 +36,75 @@ def read_attributes(path: Path) -> pd.DataFrame:
     if repeated:
         raise GenderfaceError(f"{path}: {repeated[0]} is listed twice; list each file once")
     return frame
+
+
+def _natural_key(value: str) -> list[int | str]:
+    """Sort "3-9" before "10-19": digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", value)]
+
+
+@dataclass(frozen=True)
+class GroupScores:
+    """Scores of each group of each attribute, and the largest gap between groups."""
+
+    table: pd.DataFrame  # one row per (attribute, group); see group_scores
+    gaps: dict[str, dict[str, dict[str, float | str]]]  # attribute -> score -> gap, best, worst
+    min_group: int  # groups with fewer images are flagged `small` and left out of the gaps
+
+
+def _group_row(group: pd.DataFrame, classes: list[str], min_group: int) -> dict:
+    correct = group["label"] == group["predicted"]
+    row: dict = {"n": len(group), "small": len(group) < min_group}
+    accuracy = wilson(int(correct.sum()), len(group))
+    row |= {"accuracy": accuracy.estimate, "accuracy_low": accuracy.low}
+    row["accuracy_high"] = accuracy.high
+    for cls in classes:
+        member = group["label"] == cls
+        error = wilson(int((member & ~correct).sum()), int(member.sum()))
+        row |= {f"{cls}_n": int(member.sum()), f"{cls}_error": error.estimate}
+        row |= {f"{cls}_error_low": error.low, f"{cls}_error_high": error.high}
+    return row
+
+
+def _gap(rows: pd.DataFrame, column: str) -> dict[str, float | str] | None:
+    scored = rows.dropna(subset=[column])
+    if len(scored) < 2:
+        return None
+    best = scored.loc[scored[column].idxmax()]
+    worst = scored.loc[scored[column].idxmin()]
+    return {"gap": float(best[column] - worst[column]), "max": best["group"], "min": worst["group"]}
+
+
+def group_scores(
+    predictions: pd.DataFrame, attributes: list[str], classes: list[str], min_group: int
+) -> GroupScores:
+    """Per attribute and group: n, accuracy and each class's error rate, with 95% intervals.
+
+    `predictions` has a row per image with `label` and `predicted` (class names) and one column
+    per attribute. Intervals are Wilson score intervals, not bootstrap: groups are small (tens of
+    images) and their error rates are often near 0 or 1, where a percentile bootstrap collapses
+    to [0, 0] and claims certainty the data do not give; Wilson's interval stays honest there,
+    needs no seed and is exact to compute. A class's error rate is the share of the group's
+    images of that class the model labelled wrong (NaN when the group has none of it).
+
+    Groups with fewer than `min_group` images are kept and flagged (`small`), and left out of
+    the gaps: the largest minus the smallest score among the other groups of the attribute.
+    """
+    rows = []
+    for attribute in attributes:
+        values = predictions[attribute].astype(str)
+        for group in sorted(values.unique(), key=_natural_key):
+            members = predictions[values == group]
+            rows.append(
+                {"attribute": attribute, "group": group} | _group_row(members, classes, min_group)
+            )
+    table = pd.DataFrame(rows)
+    gaps = {}
+    for attribute in attributes:
+        big = table[(table["attribute"] == attribute) & ~table["small"]]
+        columns = ["accuracy", *(f"{cls}_error" for cls in classes)]
+        gaps[attribute] = {c: gap for c in columns if (gap := _gap(big, c)) is not None}
+    return GroupScores(table, gaps, min_group)
 
 
 def by_group(evaluation: Evaluation, attributes: pd.DataFrame, min_group: int) -> GroupScores:

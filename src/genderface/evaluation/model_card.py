@@ -15,8 +15,8 @@ from genderface.data.shards import ShardInfo
 from genderface.decision import majority_class
 from genderface.evaluation.evaluate import Report
 from genderface.evaluation.external import External
+from genderface.evaluation.groups import GroupScores
 from genderface.evaluation.scoring import Evaluation
-from genderface.evaluation.stats import GroupScores
 from genderface.layout import SPLITS
 
 SUMMARY_ROWS = (
@@ -131,10 +131,14 @@ def _provenance_table(provenance: dict) -> str:
     rows = [
         *([f"{name} version", versions[name]] for name in sorted(versions)),
         ["devices", f"{devices['count']} x {devices['kind']}"],
+        ["CPU kernels", devices["cpu_kernels"]],
         ["recipe (train.recipe)", provenance["recipe"]],
         ["mixed precision (dtype policy)", provenance["mixed_precision"]],
         ["XLA (jit_compile)", "on" if provenance["xla"] else "off"],
-        ["TensorFlow op determinism", "on" if provenance["deterministic"] else "off"],
+        [
+            "deterministic (op determinism, pinned kernels)",
+            "on" if provenance["deterministic"] else "off",
+        ],
     ]
     return _markdown(rows, ["trained with", "value"])
 
@@ -152,7 +156,7 @@ def _export(export: dict | None) -> dict | None:
         [
             f"`{export['file']}`",
             f"{export['bytes'] / 1e6:.1f} MB",
-            f"{parity['max_abs_difference']:.2g}",
+            f"at most {parity['max_abs_difference_at_most']:g}",
             f"{parity['labels_changed']}",
             "-",
         ]
@@ -164,7 +168,7 @@ def _export(export: dict | None) -> dict | None:
             [
                 f"`{quantized['file']}` ({quantized['quantize']})",
                 f"{quantized['bytes'] / 1e6:.1f} MB",
-                f"{q['max_abs_difference']:.2g}",
+                f"at most {q['max_abs_difference_at_most']:g}",
                 f"{q['labels_changed']}",
                 f"{_bounds(quantized['balanced_accuracy'])} against "
                 f"{_bounds(quantized['float_balanced_accuracy'])}",

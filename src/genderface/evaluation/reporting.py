@@ -16,10 +16,10 @@ from matplotlib.figure import Figure
 from genderface import layout
 from genderface.evaluation import outputs
 from genderface.evaluation.evaluate import Mistake, Report
+from genderface.evaluation.groups import GroupScores
 from genderface.evaluation.metrics import Scores
 from genderface.evaluation.model_card import render
 from genderface.evaluation.scoring import Evaluation
-from genderface.evaluation.stats import GroupScores
 from genderface.fsutil import atomic_path, write_csv, write_json, write_text
 
 

@@ -13,9 +13,9 @@ from genderface.decision import decide, majority_class
 from genderface.errors import GenderfaceError
 from genderface.evaluation.metrics import Scores, compute_metrics, confidence
 from genderface.evaluation.outputs import PREDICTION_COLUMNS
-from genderface.evaluation.stats import bootstrap_scores
 from genderface.modeling.model_file import Classifier
 from genderface.params import EvaluateParams
+from genderface.stats import bootstrap_bounds
 
 log = logging.getLogger("evaluate")
 
@@ -105,9 +105,9 @@ def scored(
     y_true = np.array([image.label for image in images], dtype=int)
     threshold, classes = scoring.threshold, scoring.classes
     scores = compute_metrics(y_true, y_prob, threshold, classes, scoring.majority, scoring.bins)
-    intervals = bootstrap_scores(y_true, y_prob, threshold, scoring.resamples, scoring.seed)
-    for metric, interval in intervals.items():
-        scores[f"{metric}_ci"] = {"low": interval.low, "high": interval.high}
+    bounds = bootstrap_bounds(y_true, y_prob, threshold, scoring.resamples, scoring.seed)
+    for metric, (low, high) in bounds.items():
+        scores[f"{metric}_ci"] = {"low": low, "high": high}
     log.info(
         "%s (%d images, threshold %.3f): accuracy %.3f, balanced accuracy %.3f, majority "
         "baseline %.3f (always %s), ROC-AUC %.3f",

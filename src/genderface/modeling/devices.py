@@ -4,7 +4,9 @@ One code path for a laptop CPU, a multi-GPU box (MirroredStrategy over every vis
 cluster (MultiWorkerMirroredStrategy from TF_CONFIG). Precision is a Keras dtype policy name:
 `auto` picks mixed_float16 with a GPU, mixed_bfloat16 on a CPU with native bfloat16 (AVX512_BF16
 or AMX; docs/performance.md has the measured gain), float32 otherwise.
-XLA's `auto` turns it on only with a GPU. Params can force either.
+XLA's `auto` turns it on only with a GPU. Params can force either. With train.deterministic, the
+CPU kernels are pinned (`pin_cpu_kernels`) and `auto` stays float32 on a CPU, so the committed
+lock is reproduced byte for byte on another CPU.
 """
 
 import json
@@ -13,18 +15,23 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from genderface.errors import GenderfaceError
+from genderface.machine import BF16_CPU_FLAGS, this_machine
 from genderface.params import Precision, Switch, TrainParams
 
 log = logging.getLogger("devices")
 
-# /proc/cpuinfo flags of x86 CPUs that compute bfloat16 natively (oneDNN uses them).
-BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+# oneDNN, TensorFlow's CPU kernels, picks its code by instruction set (AVX2, AVX-512, AMX) and
+# splits some sums over threads, so both change the bytes of a model from one CPU to another.
+# Capped at AVX2 (every x86-64 CPU since 2013) with a fixed thread count, every such CPU runs the
+# same kernels in the same order; docs/pipeline.md#reproducibility has the evidence and the cost.
+ISA_ENV = "ONEDNN_MAX_CPU_ISA"
+PORTABLE_ISA = "AVX2"
+PORTABLE_THREADS = 2
 
 
 class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
@@ -68,27 +75,46 @@ def _switch(value: Switch, gpu: bool) -> bool:
     return gpu if value == "auto" else value
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The CPU's feature flags (Linux); none without /proc/cpuinfo, so auto stays float32."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return frozenset()
-    return frozenset(
-        flag
-        for line in text.splitlines()
-        if line.startswith("flags")
-        for flag in line.partition(":")[2].split()
-    )
+def resolve_policy(
+    setting: Precision, gpu: bool, flags: Iterable[str], deterministic: bool = False
+) -> str:
+    """train.mixed_precision -> a Keras dtype policy name; an explicit policy name wins.
 
-
-def resolve_policy(setting: Precision, gpu: bool, flags: Iterable[str]) -> str:
-    """train.mixed_precision -> a Keras dtype policy name; an explicit policy name wins."""
+    Deterministic CPU runs stay float32 under `auto`: bfloat16 kernels exist on some CPUs only.
+    """
     if setting != "auto":
         return setting
     if gpu:
         return "mixed_float16"
+    if deterministic:
+        return "float32"
     return "mixed_bfloat16" if BF16_CPU_FLAGS & set(flags) else "float32"
+
+
+def cpu_kernels(deterministic: bool) -> str:
+    """What picks the CPU kernels of a run, as models/model.json records it."""
+    if deterministic:
+        return f"{PORTABLE_ISA}, {PORTABLE_THREADS} threads (train.deterministic)"
+    machine = this_machine()
+    bf16 = "yes" if machine.bfloat16 else "no"
+    return f"this CPU's best: {machine.cpu_model}, {machine.cores} cores, bfloat16 {bf16}"
+
+
+def pin_cpu_kernels(deterministic: bool) -> None:
+    """At a stage's start, before TensorFlow's first op: with train.deterministic, oneDNN capped
+    at AVX2 and a fixed intra-op thread count. Says in one line what the bytes depend on."""
+    if deterministic:
+        os.environ[ISA_ENV] = PORTABLE_ISA  # read by oneDNN when it makes its first kernel
+        tf.config.threading.set_intra_op_parallelism_threads(PORTABLE_THREADS)
+        log.info(
+            "CPU kernels: %s: the same bytes on any x86-64 CPU with AVX2",
+            cpu_kernels(deterministic),
+        )
+    else:
+        log.info(
+            "CPU kernels: %s: another CPU gives other bytes (train.deterministic: true pins them)",
+            cpu_kernels(deterministic),
+        )
 
 
 def resolve_devices(params: TrainParams) -> Devices:
@@ -106,7 +132,9 @@ def resolve_devices(params: TrainParams) -> Devices:
         strategy = tf.distribute.MirroredStrategy()
     else:
         strategy = tf.distribute.get_strategy()
-    policy = resolve_policy(params.mixed_precision, bool(gpus), cpu_flags())
+    policy = resolve_policy(
+        params.mixed_precision, bool(gpus), this_machine().flags, params.deterministic
+    )
     log.info("precision: %s (train.mixed_precision: %s)", policy, params.mixed_precision)
     return Devices(
         strategy=strategy, dtype_policy=policy, jit_compile=_switch(params.xla, bool(gpus))

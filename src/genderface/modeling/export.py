@@ -16,6 +16,7 @@ The converter is deterministic: the same model gives the same bytes (tests/test_
 """
 
 import logging
+import math
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,14 +32,14 @@ from genderface.data.input_pipeline import batched, load_split, steps_per_epoch
 from genderface.data.shards import ShardInfo
 from genderface.decision import decide
 from genderface.errors import GenderfaceError
-from genderface.evaluation.stats import bootstrap_scores, paired_difference
 from genderface.fsutil import atomic_path
-from genderface.layout import QUANTIZED_DIR, quantized_model
+from genderface.layout import QUANTIZED_DIR, QUANTIZED_README, quantized_model
 from genderface.modeling.forward import forward_pass
 from genderface.modeling.litert_model import LiteModel
 from genderface.modeling.model_file import load_classifier
 from genderface.modeling.model_info import ModelInfo
 from genderface.params import ExportParams
+from genderface.stats import paired_scores
 
 log = logging.getLogger("export")
 
@@ -82,11 +83,11 @@ def convert(model: keras.Model, quantize: str = "none") -> bytes:
         path = Path(scratch) / "model.tflite"
         try:
             model.export(str(path), format="litert", verbose=False, **_converter_settings(quantize))
-        except Exception as err:
+        except Exception as err:  # the converter fails in TensorFlow's C++ under many types
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise GenderfaceError(
-                f"cannot convert the model to TF-Lite ({type(err).__name__}: "
-                f"{str(err).strip().splitlines()[0] if str(err).strip() else ''})"
-            ) from None
+                f"cannot convert the model to TF-Lite ({type(err).__name__}: {reason})"
+            ) from err
         return path.read_bytes()
 
 
@@ -132,6 +133,20 @@ class Parity:
     max_abs_difference: float
     labels_changed: int
 
+    def as_dict(self) -> dict:
+        """What metrics/export.json records: the difference as the power of ten it stays within.
+        LiteRT picks its kernels by CPU, so the last digits of the exact figure (in the stage's
+        log) change from one CPU to another, and the committed file must not."""
+        return {
+            "max_abs_difference_at_most": power_of_ten_above(self.max_abs_difference),
+            "labels_changed": self.labels_changed,
+        }
+
+
+def power_of_ten_above(value: float) -> float:
+    """The smallest power of ten at or above value (0 for 0): 2.2e-06 -> 1e-05."""
+    return 0.0 if value <= 0 else float(f"1e{math.ceil(math.log10(value))}")
+
 
 def parity(reference: np.ndarray, exported: np.ndarray, threshold: float) -> Parity:
     changed = decide(reference, threshold) != decide(exported, threshold)
@@ -171,21 +186,18 @@ def quantized_report(
 ) -> Quantized:
     name = params.quantize
     mine, reference = outputs.exported[name], outputs.keras
-    agreement = float(np.mean(decide(mine, threshold) == decide(reference, threshold)))
-    resamples, seed = params.bootstrap, params.seed
-    scores = bootstrap_scores(outputs.labels, mine, threshold, resamples, seed)
-    float_scores = bootstrap_scores(outputs.labels, reference, threshold, resamples, seed)
     pred_float, pred_mine = decide(reference, threshold), decide(mine, threshold)
-    difference = paired_difference(outputs.labels, pred_float, pred_mine, resamples, seed)
+    paired = paired_scores(outputs.labels, pred_float, pred_mine, params.bootstrap, params.seed)
+    balanced = paired["balanced_accuracy"]
     return Quantized(
         name,
         quantized_model(name).as_posix(),
         size,
         parity(reference, mine, threshold),
-        agreement,
-        scores["balanced_accuracy"].as_dict(),
-        float_scores["balanced_accuracy"].as_dict(),
-        difference["balanced_accuracy"].as_dict(),
+        float(np.mean(pred_mine == pred_float)),
+        balanced.b.as_dict(),
+        balanced.a.as_dict(),
+        balanced.difference.as_dict(),
     )
 
 
@@ -202,15 +214,35 @@ class ExportReport:
     quantized: Quantized | None
 
     def as_dict(self) -> dict:
-        fields = asdict(self)
-        return fields if self.quantized else {k: v for k, v in fields.items() if k != "quantized"}
+        fields = asdict(self) | {"parity": self.parity.as_dict()}
+        if not self.quantized:
+            return {k: v for k, v in fields.items() if k != "quantized"}
+        fields["quantized"]["parity"] = self.quantized.parity.as_dict()
+        return fields
+
+
+def quantized_readme(quantize: str) -> str:
+    """What models/quantized holds, said in the folder itself: with export.quantize none it holds
+    nothing else, and DVC warns on every run about an empty output folder."""
+    if quantize == "none":
+        return (
+            "No quantized model: export.quantize is none in params.yaml. Set it to float16 or "
+            "dynamic and run `dvc repro export` for a smaller model here.\n"
+        )
+    model = quantized_model(quantize)
+    return (
+        f"{model.name}: models/model.tflite with {quantize} quantization, and its sidecar "
+        f"{model.with_suffix('.json').name}; `genderface predict --model {model.as_posix()}` "
+        "runs it. What it costs is in metrics/export.json under `quantized`.\n"
+    )
 
 
 def _write_quantized(content: bytes | None, quantize: str, info: ModelInfo) -> None:
-    """models/quantized/: the smaller model and its sidecar (predict --model reads it), or
-    nothing (quantize: none), replaced as a whole."""
+    """models/quantized/: its README and the smaller model with its sidecar (predict --model
+    reads it), or the README alone (quantize: none), replaced as a whole."""
     with atomic_path(QUANTIZED_DIR) as tmp:
         tmp.mkdir()
+        (tmp / QUANTIZED_README.name).write_text(quantized_readme(quantize))
         if content is not None:
             target = tmp / quantized_model(quantize).name
             target.write_bytes(content)

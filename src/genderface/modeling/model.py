@@ -7,11 +7,13 @@ training.
 
 from pathlib import Path
 from typing import Literal
+from urllib.error import URLError
 
 import keras
 from keras import layers
 
 from genderface.errors import GenderfaceError
+from genderface.fsutil import disk_full
 from genderface.modeling.augment import RandomAugment
 from genderface.params import AugmentParams, ModelParams
 
@@ -93,6 +95,29 @@ def vgg16_batch_norm(image_size: int, seed: int) -> keras.Model:
     return keras.Model(inputs, x, name=BASE_NAME)
 
 
+LOCAL_WEIGHTS = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+_OFFLINE = f"or set model.weights to file and model.weights_file to a local {LOCAL_WEIGHTS}"
+
+
+def _download_failure(err: Exception) -> GenderfaceError | None:
+    """One line for the ImageNet download's failure (the network, or no room for the file), or
+    None for any other error building VGG16 (a bug, to be seen as it is)."""
+    full = disk_full(
+        err,
+        "the VGG16 weights to Keras' cache",
+        f"free space there (~/.keras), set KERAS_HOME to a folder on a disk with room, {_OFFLINE}",
+    )
+    if full:
+        return full
+    for cause in (err, err.__context__):
+        if isinstance(cause, (URLError, ConnectionError, TimeoutError)):
+            return GenderfaceError(
+                f"model.weights imagenet: cannot download the VGG16 weights "
+                f"({type(cause).__name__}: {cause}); check the network, {_OFFLINE}"
+            )
+    return None
+
+
 def _load_base(image_size: int, weights: str) -> keras.Model:
     resolved = resolve_weights(weights)
     try:
@@ -102,20 +127,19 @@ def _load_base(image_size: int, weights: str) -> keras.Model:
             input_shape=(image_size, image_size, 3),
             name=BASE_NAME,
         )
-    except Exception as err:  # only the ImageNet download can fail here
-        raise GenderfaceError(
-            f"model.weights imagenet: cannot download the VGG16 weights ({type(err).__name__}); "
-            "check the network, or set model.weights to file and model.weights_file to a local "
-            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-        ) from None
+    except Exception as err:  # Keras' get_file re-raises urllib's errors as a bare Exception
+        failure = _download_failure(err)
+        if failure is None:
+            raise
+        raise failure from err
     if resolved not in (None, "imagenet"):
         try:
             base.load_weights(resolved)
         except (ValueError, OSError, KeyError) as err:
             raise GenderfaceError(
                 f"model.weights_file {resolved!r}: not VGG16 no-top weights ({err}); use Keras' "
-                "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 or imagenet"
-            ) from None
+                f"{LOCAL_WEIGHTS} or imagenet"
+            ) from err
     return base
 
 

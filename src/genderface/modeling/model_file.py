@@ -156,8 +156,8 @@ def load_classifier(model_path: Path) -> Classifier:
     info = ModelInfo.read(model_path)
     try:
         model = keras.saving.load_model(model_path, compile=False, custom_objects=CUSTOM_LAYERS)
-    except Exception as err:
+    except Exception as err:  # a damaged or foreign file fails anywhere in Keras' loader
         raise GenderfaceError(
             f"{model_path}: cannot load the model ({type(err).__name__}); rebuild it with dvc repro"
-        ) from None
+        ) from err
     return Classifier(model, info)

@@ -1,8 +1,9 @@
 """What a model was made with: library versions, devices, and what `auto` settings resolved to.
 
 Recorded in models/model.json beside the classes and threshold, and shown in the model card, so
-a metric is never separated from how it was made. Deterministic: no times, hosts or paths, so
-the same machine and environment give the same bytes.
+a metric is never separated from how it was made. Deterministic: no times, hosts or paths; the
+CPU is named only when it chose the kernels (train.deterministic false), so a deterministic run
+records the same bytes on every CPU.
 """
 
 import platform
@@ -11,7 +12,7 @@ from importlib.metadata import version
 import keras
 import tensorflow as tf
 
-from genderface.modeling.devices import Devices
+from genderface.modeling.devices import Devices, cpu_kernels
 from genderface.params import TrainParams
 
 
@@ -31,6 +32,7 @@ def provenance(devices: Devices, params: TrainParams, recipe: str) -> dict:
         "devices": {
             "kind": "GPU" if gpus else "CPU",
             "count": int(devices.strategy.num_replicas_in_sync),
+            "cpu_kernels": cpu_kernels(params.deterministic),
         },
         "recipe": recipe,
         "mixed_precision": devices.dtype_policy,
