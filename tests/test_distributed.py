@@ -20,11 +20,13 @@ from .conftest import REPO, TWO_PHASES, demo_training_data, free_ports, tiny_par
 
 
 def test_cpu_only_machine_trains_with_the_default_strategy_and_its_cpus_precision():
-    params = parse_params(tiny_params_dict())
-    devices = resolve_devices(params.train)
-    assert devices.strategy is tf.distribute.get_strategy()
-    assert devices.dtype_policy == resolve_policy("auto", False, this_machine().flags)
-    assert (devices.jit_compile, devices.is_chief) == (False, True)
+    for deterministic in (True, False):
+        params = parse_params(tiny_params_dict(**{"train.deterministic": deterministic}))
+        devices = resolve_devices(params.train)
+        assert devices.strategy is tf.distribute.get_strategy()
+        flags = this_machine().flags
+        assert devices.dtype_policy == resolve_policy("auto", False, flags, deterministic)
+        assert (devices.jit_compile, devices.is_chief) == (False, True)
 
 
 XLA = textwrap.dedent(

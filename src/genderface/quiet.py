@@ -38,17 +38,17 @@ def native_stderr_silenced() -> Iterator[None]:
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
-    was_enabled = faulthandler.is_enabled()
+    # A handler someone already installed (pytest, python -X faulthandler) stays theirs.
+    report_crash = not faulthandler.is_enabled()
     real_stderr = os.fdopen(saved, "w", closefd=False)
     try:
         os.dup2(devnull, 2)
-        faulthandler.enable(file=real_stderr)
+        if report_crash:
+            faulthandler.enable(file=real_stderr)
         yield
     finally:
         os.dup2(saved, 2)
-        if was_enabled:
-            faulthandler.enable(file=sys.stderr)
-        else:
+        if report_crash:
             faulthandler.disable()
         real_stderr.close()
         os.close(saved)
