@@ -15,6 +15,7 @@ unpinned one (one run, cases in turn). --set replaces a params.yaml key (the smo
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -40,7 +41,7 @@ def measure(case: str, sizes: list[int], seconds: float, overrides: list[str]) -
     from train_step import images_per_second
 
     from genderface.machine import this_machine
-    from genderface.modeling.devices import pin_cpu_kernels, precision, resolve_policy
+    from genderface.modeling.devices import ISA_ENV, pin_cpu_kernels, precision, resolve_policy
     from genderface.params import parse_params
 
     raw = overridden(yaml.safe_load((REPO / "params.yaml").read_text()), overrides)
@@ -52,7 +53,13 @@ def measure(case: str, sizes: list[int], seconds: float, overrides: list[str]) -
     )
     with precision(policy):
         rates = {size: images_per_second(params, size, seconds) for size in sizes}
-    print(json.dumps({"policy": policy, "rates": rates}))
+    import tensorflow as tf  # loaded by now: what the pin set, as the kernels saw it
+
+    kernels = {
+        "isa": os.environ.get(ISA_ENV, "all"),
+        "threads": tf.config.threading.get_intra_op_parallelism_threads() or "all",
+    }
+    print(json.dumps({"policy": policy, "kernels": kernels, "rates": rates}))
 
 
 def run_case(case: str, args: argparse.Namespace) -> dict:
@@ -83,10 +90,12 @@ def main() -> None:
         }
     )
     results = {case: run_case(case, args) for case in CASES}
-    policies = {case: result["policy"] for case, result in results.items()}
     print(
-        f"pinned: {policies['pinned']}, AVX2, 2 threads; float32: {policies['float32']}, "
-        f"all ISAs and cores; best: {policies['best']}, all ISAs and cores"
+        "; ".join(
+            f"{case}: {result['policy']}, ISA {result['kernels']['isa']}, "
+            f"threads {result['kernels']['threads']}"
+            for case, result in results.items()
+        )
     )
     print(
         f"{'px':>4}{'pinned':>9}{'float32':>9}{'best':>9}  img/s"

@@ -49,7 +49,7 @@ def build_models(folder: Path, image_size: int) -> tuple[dict[str, Path], dict]:
     """model.keras and model.tflite (with model.json) of one untrained model; and what it is
     (recipe, VGG16 variant, the input side the built model takes)."""
     sys.path.insert(0, str(REPO / "src"))
-    import genderface  # noqa: F401 - first: quiets TensorFlow's start-up
+    import genderface.entry_point  # noqa: F401 - first: quiets TensorFlow's start-up
     from genderface.data.framing import Framing
     from genderface.modeling.export import convert
     from genderface.modeling.model import build_model

@@ -62,7 +62,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "src"))
     import keras
 
-    from genderface.params import parse_params  # the package first: it quiets TensorFlow
+    from genderface.params import parse_params
 
     params = parse_params(
         overridden(yaml.safe_load((REPO / "params.yaml").read_text()), args.overrides)

@@ -25,6 +25,7 @@ from filelock import FileLock
 from markdown_it import MarkdownIt
 from PIL import Image
 
+import genderface.entry_point  # noqa: F401 - as an entry point: TensorFlow's start-up kept quiet
 from genderface.data.input_pipeline import TrainingData
 from genderface.params import EvaluateParams, Params, parse_params
 

@@ -31,7 +31,7 @@ def package_imports(path: Path) -> set[Path]:
 
 def modules_used(script: Path) -> set[Path]:
     """Package module files the script imports, followed transitively. Package __init__ files
-    are not followed: they hold docstrings (the top one only quiets TensorFlow's start-up)."""
+    are not followed: they hold docstrings."""
     seen: set[Path] = set()
     todo = package_imports(script)
     while todo:

@@ -2,8 +2,8 @@
 
 Read from /proc/cpuinfo (Linux); elsewhere the fields are "unknown" and no flags, so nothing that
 depends on a flag (bfloat16 under `auto`) switches on by guess. Benchmarks print `Machine.line`
-first and models/model.json records `Machine.kind`, because the same run differs in speed, and
-without `train.deterministic` in bytes, from one CPU to another.
+first, and an unpinned run's provenance names the CPU (devices.cpu_kernels), because the same run
+differs in speed, and without `train.deterministic` in bytes, from one CPU to another.
 """
 
 import os
@@ -27,11 +27,6 @@ class Machine:
     def bfloat16(self) -> bool:
         """Native bfloat16 arithmetic: what `train.mixed_precision: auto` turns into bf16."""
         return bool(BF16_CPU_FLAGS & self.flags)
-
-    @property
-    def kind(self) -> dict:
-        """What a model file records about the CPU that trained it (no host names)."""
-        return {"cpu": self.cpu_model, "cores": self.cores, "bfloat16": self.bfloat16}
 
     def line(self) -> str:
         """One line naming the machine, printed before any benchmark figure."""
@@ -61,6 +56,8 @@ def this_machine(cpuinfo: Path = CPUINFO) -> Machine:
         fields.setdefault(key.strip(), value.strip())
     return Machine(
         cpu_model=fields.get("model name", "unknown CPU"),
-        cores=len(os.sched_getaffinity(0)),
+        cores=len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")  # Linux: the cores this process may use
+        else os.cpu_count() or 1,
         flags=frozenset(fields.get("flags", "").split()),
     )

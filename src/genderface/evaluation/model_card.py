@@ -156,7 +156,7 @@ def _export(export: dict | None) -> dict | None:
         [
             f"`{export['file']}`",
             f"{export['bytes'] / 1e6:.1f} MB",
-            f"at most {parity['max_abs_difference_at_most']:g}",
+            f"within {parity['max_abs_difference_within']:g}",
             f"{parity['labels_changed']}",
             "-",
         ]
@@ -168,7 +168,7 @@ def _export(export: dict | None) -> dict | None:
             [
                 f"`{quantized['file']}` ({quantized['quantize']})",
                 f"{quantized['bytes'] / 1e6:.1f} MB",
-                f"at most {q['max_abs_difference_at_most']:g}",
+                f"{q['max_abs_difference']:.2g}",
                 f"{q['labels_changed']}",
                 f"{_bounds(quantized['balanced_accuracy'])} against "
                 f"{_bounds(quantized['float_balanced_accuracy'])}",
