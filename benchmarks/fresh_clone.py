@@ -81,6 +81,18 @@ def overridden(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
+def first_source(raw: dict) -> str:
+    """The name of params.yaml's first data source (raw: params.yaml as parsed): the Kaggle
+    archive's place, where a benchmark puts the sample archive."""
+    return next(iter(raw["data"]["sources"]))
+
+
+def reading(clone: Path, sample: Path) -> list[str]:
+    """`dvc exp run` options that make the clone's first source read the sample archive."""
+    key = f"data.sources.{first_source(yaml.safe_load((clone / 'params.yaml').read_text()))}"
+    return ["-S", f"{key}.source=path", "-S", f"{key}.path={sample}"]
+
+
 def sample_path(args: argparse.Namespace, folders: bool = False) -> Path:
     """The --sample archive (or, with `folders`, a folder such as the full archive's), or exit
     with one line saying how to point at it."""
@@ -146,7 +158,7 @@ def preprocessed_clone(
     written). The clone's package is first on the import path."""
     with fresh_clone() as clone:
         raw = yaml.safe_load((clone / "params.yaml").read_text())
-        raw["data"].update(source="path", path=str(sample))
+        raw["data"]["sources"][first_source(raw)].update(source="path", path=str(sample))
         for section, values in changes.items():
             raw[section].update(values)
         overridden(raw, overrides)

@@ -134,13 +134,16 @@ def main() -> None:
             "threads for (b) and (c)": threads,
         }
     )
+    # the sample as params.yaml's first source (the Kaggle archive's place) in data/raw/<name>
+    name, source = next(iter(params.data.sources.items()))
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"
         with zipfile.ZipFile(sample) as archive:
-            archive.extractall(raw)
-        files = sorted((raw / "faces").glob("*/*"))
+            archive.extractall(raw / name)
+        faces = raw / name / "faces"
+        files = sorted(faces.glob("*/*"))
         start = time.perf_counter()
-        manifest = split(usable_files(check_files(raw)), params.split)
+        manifest = split(usable_files(check_files(raw, name, source)), params.split, [name])
         per_shard = params.preprocess.images_per_shard
         write_shards(
             manifest, raw, Path(tmp) / "shards", args.size, per_shard, Framing.of(params.data)
@@ -148,7 +151,7 @@ def main() -> None:
         preprocess = time.perf_counter() - start
         written = TrainingData.from_shards(Path(tmp) / "shards").info.image_size
         pipelines = {
-            "a": original(raw / "faces", args.size),
+            "a": original(faces, args.size),
             "b": project(Path(tmp) / "shards", params_dict),
             "c": decode_only(files, threads, args.size),
         }

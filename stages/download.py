@@ -1,4 +1,7 @@
-"""DVC stage `download`: the data source -> data/raw/faces/<class>/..., and metrics/source.json."""
+"""DVC stage `download@<name>`: one entry of data.sources -> data/raw/<name>, and
+metrics/sources/<name>.json."""
+
+import sys
 
 from genderface import entry_point, layout  # noqa: F401 (entry_point first: quiets TensorFlow)
 from genderface.data.sources import fetch
@@ -9,8 +12,9 @@ from genderface.params import load_params
 
 def main() -> None:
     params = load_params()
-    summary = fetch(params.data.read, params.data.demo, layout.RAW_DIR)
-    write_json(layout.SOURCE_METRICS, summary.as_metrics())
+    name, source = params.source(sys.argv[1:])
+    summary = fetch(name, source, params.data.demo, layout.RAW_DIR / name)
+    write_json(layout.source_metrics(name), summary.as_metrics())
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""DVC stage `evaluate`: model + test shards -> metrics/eval (scores, plots, predictions,
-mistakes gallery) and models/MODEL_CARD.md."""
+"""DVC stage `evaluate`: model + test shards + split manifest -> metrics/eval (scores, by source
+and group, plots, predictions, mistakes gallery) and models/MODEL_CARD.md."""
 
 from genderface import entry_point, layout  # noqa: F401 (entry_point first: quiets TensorFlow)
 from genderface.errors import run_main
@@ -12,7 +12,7 @@ from genderface.params import load_params
 def main() -> None:
     params = load_params()
     pin_cpu_kernels(params.train.deterministic)  # the same scores on every CPU
-    report = run_evaluation(params.evaluate, layout.SHARDS_DIR, layout.MODEL)
+    report = run_evaluation(params.evaluate, layout.SHARDS_DIR, layout.MODEL, layout.MANIFEST)
     write_report(report)
 
 

@@ -1,16 +1,16 @@
-"""DVC stage `split`: data/validate/files.csv (usable files) -> data/split/manifest.csv."""
+"""DVC stage `split`: every source's checks -> data/split/manifest.csv, metrics/data.json and
+metrics/data.md."""
 
 from genderface import entry_point, layout  # noqa: F401 (entry_point first: quiets TensorFlow)
-from genderface.data.manifests import read_checks, write_manifest
-from genderface.data.split import split, usable_files
+from genderface.data.split import SplitFiles, split_sources
 from genderface.errors import run_main
 from genderface.params import load_params
 
 
 def main() -> None:
     params = load_params()
-    records = usable_files(read_checks(layout.CHECKS))
-    write_manifest(split(records, params.split), layout.MANIFEST)
+    out = SplitFiles(layout.MANIFEST, layout.DATA_METRICS, layout.DATA_REPORT)
+    split_sources(list(params.data.sources), params.split, out)
 
 
 if __name__ == "__main__":

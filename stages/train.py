@@ -1,4 +1,5 @@
-"""DVC stage `train`: data/shards -> models/model.keras (+ model.json), curves in metrics/train.
+"""DVC stage `train`: data/shards (+ data/split/manifest.csv's groups with train.balance) ->
+models/model.keras (+ model.json), curves in metrics/train.
 
 A killed run resumes from its last completed epoch (data/train-backup) and ends on the same
 model and curves; under MultiWorkerMirroredStrategy only the chief writes the model and the
@@ -12,6 +13,7 @@ from dvclive import Live
 
 from genderface import entry_point, layout  # noqa: F401 (entry_point first: quiets TensorFlow)
 from genderface.data.input_pipeline import TrainingData
+from genderface.data.sampling import read_groups
 from genderface.errors import run_main
 from genderface.modeling.devices import pin_cpu_kernels, resolve_devices
 from genderface.modeling.model_file import save_classifier
@@ -25,9 +27,10 @@ def main() -> None:
     pin_cpu_kernels(params.train.deterministic)  # first: before any TF op, as the next line
     devices = resolve_devices(params.train)  # a cluster must be joined before any TF op
     data = TrainingData.from_shards(layout.SHARDS_DIR)
+    groups = read_groups(params.train.balance, layout.MANIFEST, layout.SHARDS_DIR, data.info)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path() if devices.is_chief else Path(scratch)
-        backup = Backup(root / layout.TRAIN_BACKUP, fingerprint(params, layout.SHARDS_DIR))
+        backup = Backup(root / layout.TRAIN_BACKUP, fingerprint(params, layout.SHARDS_DIR, groups))
         live = Live(
             str(root / layout.TRAIN_METRICS_DIR),
             dvcyaml=False,
@@ -35,7 +38,7 @@ def main() -> None:
             resume=backup.resuming,
         )
         with live:
-            classifier = train(params, data, [EpochCurves(live=live)], backup, devices)
+            classifier = train(params, data, [EpochCurves(live=live)], backup, devices, groups)
         if devices.is_chief:
             save_classifier(classifier, layout.MODEL)
         backup.discard()

@@ -1,4 +1,7 @@
-"""DVC stage `validate`: data/raw -> data/validate/files.csv, metrics/data.json, metrics/data.md."""
+"""DVC stage `validate@<name>`: data/raw/<name> -> data/validate/<name>.csv (each file labelled,
+hashed and decoded)."""
+
+import sys
 
 from genderface import entry_point, layout  # noqa: F401 (entry_point first: quiets TensorFlow)
 from genderface.data.validate import validate
@@ -7,8 +10,9 @@ from genderface.params import load_params
 
 
 def main() -> None:
-    load_params()  # no parameters of its own; a bad params.yaml still stops every stage first
-    validate(layout.RAW_DIR, layout.CHECKS, layout.DATA_METRICS, layout.DATA_REPORT)
+    params = load_params()
+    name, source = params.source(sys.argv[1:])
+    validate(layout.RAW_DIR, name, source, layout.checks_file(name))
 
 
 if __name__ == "__main__":

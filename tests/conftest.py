@@ -36,8 +36,14 @@ LIGHT_INSTALL = REPO / "requirements-predict.txt"
 PARITY_TOLERANCE = 1e-4
 """The largest difference README.md promises between the TF-Lite and the Keras model's
 probabilities: written here, not imported from the export module the tests check."""
-STAGES = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
+PER_SOURCE = ("download", "validate")  # dvc.yaml's foreach stages: <stage>@<source name>
+FIRST_SOURCE = "archive"  # params.yaml's one source
+STAGES = [
+    f"{stage}@{FIRST_SOURCE}" if stage in PER_SOURCE else stage
+    for stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+]
 """dvc.yaml's stages in pipeline order: what a `dvc repro` from nothing runs."""
+ARCHIVE = f"data.sources.{FIRST_SOURCE}"  # its parameters' prefix: f"{ARCHIVE}.path"
 
 pytest_plugins = ["pytester"]  # tests/test_shared_data.py runs pytest on tests of its own
 
@@ -55,7 +61,7 @@ GIT_ENV = {
 
 def stages_run(log: str) -> list[str]:
     """The stages a `dvc repro` (or `make run`) log says it ran, in order."""
-    return re.findall(r"Running stage '(\w+)'", log)
+    return re.findall(r"Running stage '([\w@-]+)'", log)
 
 
 def _project_env() -> dict[str, str]:
@@ -134,7 +140,7 @@ class Project:
 
     def changed(self) -> set[str]:
         """Stage names `dvc status` reports as changed (each heads an unindented line)."""
-        return set(re.findall(r"^(\w+):$", self.run("dvc", "status"), re.MULTILINE))
+        return set(re.findall(r"^([\w@-]+):$", self.run("dvc", "status"), re.MULTILINE))
 
     def json(self, path: str) -> dict:
         return json.loads((self.root / path).read_text())
@@ -265,7 +271,9 @@ def free_ports(count: int) -> list[int]:
 
 def write_params(folder: Path, **overrides: object) -> None:
     """folder/params.yaml: the tiny params with dotted overrides."""
-    (folder / "params.yaml").write_text(yaml.safe_dump(tiny_params_dict(**overrides)))
+    (folder / "params.yaml").write_text(
+        yaml.safe_dump(tiny_params_dict(**overrides), sort_keys=False)
+    )
 
 
 def run_stage(name: str, cwd: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -408,8 +416,10 @@ def demo_training_data(work: Path, params: Params) -> TrainingData:
     from genderface.data.split import split, usable_files
     from genderface.data.validate import check_files
 
-    fetch("demo", params.data.demo, work / "raw")
-    manifest = split(usable_files(check_files(work / "raw")), params.split)
+    source = params.data.sources[FIRST_SOURCE]
+    fetch(FIRST_SOURCE, source, params.data.demo, work / "raw" / FIRST_SOURCE)
+    checks = check_files(work / "raw", FIRST_SOURCE, source)
+    manifest = split(usable_files(checks), params.split, [FIRST_SOURCE])
     image_size, per_shard = params.data.image_size, params.preprocess.images_per_shard
     framing = Framing.of(params.data)
     write_shards(manifest, work / "raw", work / "shards", image_size, per_shard, framing)
@@ -506,8 +516,8 @@ def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
         project = Project(root)
         project.set_params(
             **{
-                "data.source": "path",
-                "data.path": str(sample),
+                f"{ARCHIVE}.source": "path",
+                f"{ARCHIVE}.path": str(sample),
                 "data.image_size": 32,
                 "train.epochs": 8,
                 "model.head_units": 256,

@@ -192,8 +192,9 @@ def test_face_crop_prints_the_shares_and_speeds(tmp_path: Path) -> None:
 
 def tiny_pipeline(folder: Path, tiny_params: Params) -> list[str]:
     """pipeline.py's arguments for a tiny run: the tiny demo's own images as the "real data"
-    (data/raw comes out byte-identical, so the default path's experiment reruns download and
-    evaluate only, the same lines of the script run), a generated fairface-540, 32 px."""
+    (data/raw/archive comes out byte-identical, so the default path's experiment reruns
+    download@archive, split and evaluate only, the same lines of the script run), a generated
+    fairface-540, 32 px."""
     demo = tiny_params.data.demo
     write_demo(demo, folder / "faces")
     archive = zip_folder(folder / "faces", folder / "sample.zip", prefix="faces/")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, Project, doc_blocks
+from .conftest import FIRST_SOURCE, REPO, Project, doc_blocks
 
 pytestmark = [pytest.mark.slow]
 
@@ -48,8 +48,9 @@ def test_params_and_metrics_diff_report_the_change(branched):
     moved = [key for key, value in eval_diff.items() if value.get("diff")]
     assert "test.log_loss" in moved
     assert all(key in outputs["dvc metrics diff main"] for key in moved)
-    source = metrics["metrics/source.json"]  # same data on both branches
-    assert source["images"] == {"old": 40, "new": 40, "diff": 0}
+    data = metrics["metrics/data.json"]  # same data on both branches
+    assert data["usable"] == {"old": 40, "new": 40, "diff": 0}
+    assert data[f"sources.{FIRST_SOURCE}.usable"] == {"old": 40, "new": 40, "diff": 0}
 
 
 def test_plots_diff_writes_one_html_page_with_both_revisions(branched):

@@ -2,13 +2,19 @@ import hashlib
 import logging
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from genderface.data.images import load_rgb
 from genderface.data.input_pipeline import load_split
 from genderface.data.shards import ShardInfo
 from genderface.errors import GenderfaceError
-from genderface.evaluation.evaluate import collect_mistakes, evaluate_test
+from genderface.evaluation.evaluate import (
+    collect_mistakes,
+    evaluate_test,
+    source_scores,
+    split_attributes,
+)
 from genderface.evaluation.external import evaluate_folder
 from genderface.evaluation.metrics import most_confident_mistakes
 from genderface.evaluation.outputs import PREDICTION_COLUMNS
@@ -155,3 +161,54 @@ def test_evaluate_folder_bad_layouts(trained_model, tmp_path, layout, message):
     scoring = Scoring.of(classifier, info, evaluate_params())
     with pytest.raises(GenderfaceError, match=f"evaluate.external '{folder}': {message}"):
         evaluate_folder(forward_pass(classifier.model), 32, folder, scoring, batch_size=4)
+
+
+def _by_source() -> tuple[Evaluation, pd.DataFrame]:
+    """Five test images from two sources, in the shards' order (not the manifest's), and the
+    manifest: the archive gives no age, a train image is listed too."""
+    files = ["utkface/2.jpg", "archive/man/a.jpg", "archive/woman/b.jpg", "utkface/1.jpg"]
+    files.append("archive/man/c.jpg")
+    y_true, y_prob = np.array([1, 0, 1, 1, 0]), np.array([0.9, 0.2, 0.3, 0.8, 0.6])
+    evaluation = Evaluation({}, CLASSES, 0.5, files, files, y_true, y_prob, bins=10)
+    rows = [
+        ("archive/man/a.jpg", "archive", "man", "test", ""),
+        ("archive/man/c.jpg", "archive", "man", "test", ""),
+        ("archive/man/t.jpg", "archive", "man", "train", ""),
+        ("archive/woman/b.jpg", "archive", "woman", "test", ""),
+        ("utkface/1.jpg", "utkface", "woman", "test", "20-29"),
+        ("utkface/2.jpg", "utkface", "woman", "test", "70+"),
+    ]
+    manifest = pd.DataFrame(
+        [(path, source, label, path, split, age) for path, source, label, split, age in rows],
+        columns=["path", "source", "label", "sha256", "split", "age"],
+    )
+    return evaluation, manifest
+
+
+def test_each_test_image_gets_its_source_and_attributes_from_the_manifest_by_path():
+    evaluation, manifest = _by_source()
+    joined = split_attributes(evaluation, manifest)
+    assert joined.columns.tolist() == ["file", "source", "age"]
+    assert joined["file"].tolist() == evaluation.files  # the evaluation's order
+    assert joined["source"].tolist() == ["utkface", "archive", "archive", "utkface", "archive"]
+    assert joined["age"].tolist() == ["70+", "", "", "20-29", ""]
+    stale = manifest[manifest["path"] != "utkface/1.jpg"]
+    with pytest.raises(GenderfaceError, match=r"test image utkface/1\.jpg is not in the split"):
+        split_attributes(evaluation, stale)
+
+
+def test_each_source_with_both_classes_is_scored_alone(caplog):
+    evaluation, manifest = _by_source()
+    sources = split_attributes(evaluation, manifest)["source"]
+    scoring = Scoring(CLASSES, 0.5, majority=0, bins=10, resamples=50, seed=0)
+    with caplog.at_level(logging.INFO, logger="evaluate"):
+        scores = source_scores(evaluation, sources, scoring)
+    assert list(scores) == ["archive"]  # utkface's test images are all women
+    assert "test utkface: one class only" in caplog.text
+    archive = scores["archive"]
+    assert archive.files == ["archive/man/a.jpg", "archive/woman/b.jpg", "archive/man/c.jpg"]
+    # a right, b (woman at 0.3) and c (man at 0.6) wrong
+    assert archive.scores["accuracy"] == pytest.approx(1 / 3)
+    assert archive.scores["balanced_accuracy"] == pytest.approx((1 / 2 + 0) / 2)
+    assert archive.scores["baseline_accuracy"] == pytest.approx(2 / 3)
+    assert {"accuracy_ci", "balanced_accuracy_ci", "roc_auc_ci"} <= set(archive.scores)

@@ -28,10 +28,22 @@ import numpy as np
 import pytest
 import yaml
 
-from .conftest import REPO, run_stage, tree_digest, write_faces, write_params, zip_folder
+from .conftest import (
+    ARCHIVE,
+    FIRST_SOURCE,
+    PER_SOURCE,
+    REPO,
+    run_stage,
+    tree_digest,
+    write_faces,
+    write_params,
+    zip_folder,
+)
 
 KAGGLE_TEST_PORT = 7777  # kagglesdk's KAGGLE_API_ENVIRONMENT=TEST endpoint: http://localhost:7777
 KAGGLE_HANDLE = "maciejgronczynski/biggest-genderface-recognition-dataset"
+PATH_INSTEAD = f"set {ARCHIVE}.source to path and {ARCHIVE}.path to it"
+"""How a Kaggle failure's message ends: the source's keys that read a downloaded archive."""
 
 
 def _files(root: Path) -> list[str]:
@@ -63,10 +75,16 @@ def project(tmp_path) -> Path:
 def _fails_leaving_only_params(
     project: Path, stage: str, message: str, **env: str
 ) -> subprocess.CompletedProcess:
-    result = run_stage(stage, project, env=env)
+    """`stage` (with the source's name, as `dvc repro` runs a per-source stage) fails so."""
+    result = run_stage(stage, project, *_args(stage), env=env)
     assert_one_line_failure(result, message)
     _assert_only_params_left(project)
     return result
+
+
+def _args(stage: str) -> list[str]:
+    """A stage's arguments as dvc.yaml gives them: download@archive runs download.py archive."""
+    return [FIRST_SOURCE] if stage in PER_SOURCE else []
 
 
 # params.yaml: caught before any work, naming the key ------------------------------------------
@@ -87,7 +105,7 @@ def test_params_yaml_that_is_not_yaml(project):
     _fails_leaving_only_params(project, "download", "params.yaml: not valid YAML")
 
 
-# data.path: archives and folders that cannot be used -----------------------------------------
+# data.sources.<name>.path: archives and folders that cannot be used ----------------------------
 
 
 def _zip(archive: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
@@ -214,9 +232,9 @@ def test_bad_data_source(tmp_path, project, case):
     inputs.mkdir()
     source = make(inputs)
     before = _files(tmp_path)
-    write_params(project, **{"data.source": "path", "data.path": source})
-    result = run_stage("download", project)
-    message = f"data.path {source!r}: {expected}"
+    write_params(project, **{f"{ARCHIVE}.source": "path", f"{ARCHIVE}.path": source})
+    result = run_stage("download", project, FIRST_SOURCE)
+    message = f"{ARCHIVE}.path {source!r}: {expected}"
     if case.startswith("truncated"):
         assert result.stderr.rstrip().endswith("check the archive is complete")
     assert_one_line_failure(result, message)
@@ -265,12 +283,12 @@ def _kaggle_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_kaggle_unreachable(tmp_path, project):
-    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    write_params(project, **{f"{ARCHIVE}.source": f"kaggle:{KAGGLE_HANDLE}"})
     _fails_leaving_only_params(
         project,
         "download",
         f"cannot reach Kaggle to download {KAGGLE_HANDLE!r} (ConnectionError); check the network, "
-        "or download the archive yourself and set data.source to path and data.path to it",
+        f"or download the archive yourself and {PATH_INSTEAD}",
         **_kaggle_env(tmp_path),
     )
 
@@ -280,12 +298,12 @@ def test_kaggle_unreachable(tmp_path, project):
     [
         (401, f"Kaggle refused {KAGGLE_HANDLE!r} (401); set KAGGLE_USERNAME and KAGGLE_KEY"),
         (403, f"Kaggle refused {KAGGLE_HANDLE!r} (403); set KAGGLE_USERNAME and KAGGLE_KEY"),
-        (404, f"Kaggle dataset {KAGGLE_HANDLE!r} not found; check data.source (owner/slug)"),
+        (404, f"Kaggle dataset {KAGGLE_HANDLE!r} not found; check {ARCHIVE}.source (owner/slug)"),
         (503, f"Kaggle answered 503 for {KAGGLE_HANDLE!r}; try again later"),
     ],
 )
 def test_kaggle_http_errors(tmp_path, project, status, message):
-    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    write_params(project, **{f"{ARCHIVE}.source": f"kaggle:{KAGGLE_HANDLE}"})
     with _kaggle_answering(status) as seen:
         _fails_leaving_only_params(project, "download", message, **_kaggle_env(tmp_path))
     assert seen == ["/api/v1/datasets.DatasetApiService/GetDataset"]
@@ -317,7 +335,7 @@ def _kaggle_silent() -> Iterator[list[socket.socket]]:
 
 
 def test_kaggle_that_never_answers_fails_within_the_timeout(tmp_path, project):
-    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    write_params(project, **{f"{ARCHIVE}.source": f"kaggle:{KAGGLE_HANDLE}"})
     env = _kaggle_env(tmp_path) | {"GENDERFACE_KAGGLE_TIMEOUT": "2"}
     with _kaggle_silent() as accepted:
         started = time.monotonic()
@@ -326,7 +344,7 @@ def test_kaggle_that_never_answers_fails_within_the_timeout(tmp_path, project):
             "download",
             f"Kaggle did not answer within 2 s while downloading {KAGGLE_HANDLE!r} (ReadTimeout); "
             "check the network and rerun, set GENDERFACE_KAGGLE_TIMEOUT to wait longer, or "
-            "download the archive yourself and set data.source to path and data.path to it",
+            f"download the archive yourself and {PATH_INSTEAD}",
             **env,
         )
         elapsed = time.monotonic() - started
@@ -335,7 +353,7 @@ def test_kaggle_that_never_answers_fails_within_the_timeout(tmp_path, project):
 
 
 def test_kaggle_timeout_that_is_not_a_number(tmp_path, project):
-    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    write_params(project, **{f"{ARCHIVE}.source": f"kaggle:{KAGGLE_HANDLE}"})
     env = _kaggle_env(tmp_path) | {"GENDERFACE_KAGGLE_TIMEOUT": "soon"}
     _fails_leaving_only_params(
         project,
@@ -348,9 +366,11 @@ def test_kaggle_timeout_that_is_not_a_number(tmp_path, project):
 
 def test_verbose_adds_the_traceback_and_keeps_the_line(tmp_path, project):
     """--verbose (or GENDERFACE_VERBOSE=1, which `dvc repro` passes on) shows the cause too."""
-    write_params(project, **{"data.source": f"kaggle:{KAGGLE_HANDLE}"})
+    write_params(project, **{f"{ARCHIVE}.source": f"kaggle:{KAGGLE_HANDLE}"})
     for args, env in ((("--verbose",), {}), ((), {"GENDERFACE_VERBOSE": "1"})):
-        result = run_stage("download", project, *args, env=_kaggle_env(tmp_path) | env)
+        result = run_stage(
+            "download", project, FIRST_SOURCE, *args, env=_kaggle_env(tmp_path) | env
+        )
         assert result.returncode == 1
         assert "Traceback (most recent call last)" in result.stderr
         assert "requests.exceptions.ConnectionError" in result.stderr
@@ -376,7 +396,7 @@ def _limit_file_size(limit: int) -> Callable[[], None]:
 def test_preprocess_target_full_leaves_no_partial_shards(project):
     write_params(project, **{"preprocess.images_per_shard": 8})
     for stage in ("download", "validate", "split", "preprocess"):
-        assert run_stage(stage, project).returncode == 0
+        assert run_stage(stage, project, *_args(stage)).returncode == 0
     shards = project / "data" / "shards"
     before = tree_digest(shards)
     assert len(before) == 1 + 4 + 1 + 1  # meta.json; train 28/8, test 8/8, validation 4/8
@@ -399,34 +419,37 @@ def test_interrupted_download_restarts_cleanly(tmp_path, project):
         for i in range(3000):
             label = "man" if i % 3 else "woman"
             zf.writestr(f"faces/{label}/{label}_{i}.jpg", FACE + rng.bytes(16_000))
-    write_params(project, **{"data.source": "path", "data.path": str(archive)})
+    write_params(project, **{f"{ARCHIVE}.source": "path", f"{ARCHIVE}.path": str(archive)})
     raw = project / "data" / "raw"
     killed = subprocess.Popen(
-        [sys.executable, str(REPO / "stages" / "download.py")],
+        [sys.executable, str(REPO / "stages" / "download.py"), FIRST_SOURCE],
         cwd=project,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # the archive is extracted beside data/raw/<name>'s staging folder, in a hidden sibling
+    leftovers = f".{FIRST_SOURCE}.tmp-*"
     deadline = time.monotonic() + 120
     staged: list[Path] = []
     while time.monotonic() < deadline and killed.poll() is None:
-        staged = list((project / "data").glob(".raw.tmp-*/extracted/faces/*/*.jpg"))
+        staged = list(raw.glob(f"{leftovers}/faces/*/*.jpg"))
         if len(staged) > 100:
             break
         time.sleep(0.05)
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
     assert len(staged) > 100, "the download finished before it could be interrupted"
-    assert not raw.exists()
-    assert list((project / "data").glob(".raw.tmp-*"))  # the killed run's half-extracted leftovers
+    assert not (raw / FIRST_SOURCE).exists()
+    assert list(raw.glob(leftovers))  # the killed run's half-extracted leftovers
 
-    result = run_stage("download", project)
+    result = run_stage("download", project, FIRST_SOURCE)
     assert result.returncode == 0, result.stderr
-    assert not list((project / "data").glob(".*.tmp-*"))
+    assert not list(project.rglob(".*.tmp-*"))
     with zipfile.ZipFile(archive) as zf:
         expected = {n: hashlib.sha256(zf.read(n)).hexdigest() for n in zf.namelist()}
-    assert tree_digest(raw) == expected
-    assert yaml.safe_load((project / "metrics" / "source.json").read_text())["images"] == 3000
+    assert tree_digest(raw) == {f"{FIRST_SOURCE}/{name}": sha for name, sha in expected.items()}
+    downloaded = project / "metrics" / "sources" / f"{FIRST_SOURCE}.json"
+    assert yaml.safe_load(downloaded.read_text())["files"] == 3000
 
 
 # predict: a model file that is missing or corrupt ----------------------------------------------

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from genderface.evaluation.groups import group_scores
-from genderface.stats import wilson
+from genderface.stats import wilson, wilson_mean
 
 from .conftest import Project
 from .test_plots import DATA_MARK, declared_charts, plots_command, rendered
@@ -42,7 +42,8 @@ def test_scores_by_age_and_gender_with_intervals(fairface_project, fairface):
     assert external["images"] == 540 and external["skipped"] == 0
     assert external["no_face"] == 0  # every fairface-540 crop holds a face the finder sees
     age = external["groups"]["age"]
-    assert [group for group in age if group != "largest_gap"] == AGES  # in age order
+    assert [group for group in age if group not in ("largest_gap", "left_out")] == AGES
+    assert age["left_out"] == 0  # every image listed has an age
     predictions = pd.read_csv(fairface_project.root / "metrics/eval/predictions/external.csv")
     joined = predictions.merge(pd.read_csv(fairface / "attributes.csv", dtype=str), on="file")
     assert len(joined) == 540
@@ -118,3 +119,39 @@ def test_group_scores_per_group_with_intervals_and_small_groups_flagged():
     assert result.gaps["age"]["woman_error"]["gap"] == 1.0
     assert result.gaps["gender"]["accuracy"]["min"] == "woman"
     assert "woman_error" not in result.gaps["gender"]  # only one group has women
+    # balanced accuracy: the men all right, the women all wrong, with the classes' intervals
+    balanced = wilson_mean([(6, 6), (0, 4)])
+    assert (teen["balanced_accuracy"], teen["balanced_accuracy_low"]) == (0.5, balanced.low)
+    assert teen["balanced_accuracy_high"] == balanced.high
+    assert table.loc[("age", "3-9"), "balanced_accuracy"] == 1.0
+    assert math.isnan(table.loc[("age", "70+"), "balanced_accuracy"])  # no women: undefined
+    assert result.gaps["age"]["balanced_accuracy"]["gap"] == 0.5
+    assert "balanced_accuracy" not in result.gaps["gender"]  # each group holds one class
+    assert result.left_out == {"age": 0, "gender": 0}
+
+
+def test_images_without_a_value_are_left_out_of_that_attribute_only_and_counted():
+    """The archive gives no age: its 8 images are in the source table, not in the age table."""
+    rows = []
+    for source, age, label, predicted, count in (
+        ("archive", "", "man", "man", 4),
+        ("archive", "", "woman", "woman", 3),
+        ("archive", "", "woman", "man", 1),
+        ("utkface", "20-29", "man", "man", 2),
+        ("utkface", "20-29", "woman", "woman", 1),
+        ("utkface", "70+", "woman", "man", 1),
+    ):
+        rows += [{"label": label, "predicted": predicted, "source": source, "age": age}] * count
+    result = group_scores(pd.DataFrame(rows), ["source", "age"], ["man", "woman"], min_group=2)
+    table = result.table.set_index(["attribute", "group"])
+    assert list(table.index) == [
+        ("source", "archive"),
+        ("source", "utkface"),
+        ("age", "20-29"),
+        ("age", "70+"),
+    ]
+    assert result.left_out == {"source": 0, "age": 8}
+    archive = table.loc[("source", "archive")]
+    assert (archive["n"], archive["accuracy"]) == (8, 7 / 8)
+    assert archive["balanced_accuracy"] == (4 / 4 + 3 / 4) / 2
+    assert table.loc[("age", "20-29"), "n"] == 3

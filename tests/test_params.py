@@ -3,12 +3,13 @@ import pytest
 from genderface.errors import GenderfaceError
 from genderface.params import NO_INPUT, load_params, parse_params
 
-from .conftest import REPO, tiny_params_dict
+from .conftest import ARCHIVE, REPO, tiny_params_dict
 
 
 def test_project_params_yaml_is_valid():
     params = load_params(REPO / "params.yaml")
-    assert params.data.source == "demo"
+    assert list(params.data.sources) == ["archive"]
+    assert params.data.sources["archive"].source == "demo"
     assert params.model.weights == "none"
     total = params.split.train + params.split.test + params.split.validation
     assert total == pytest.approx(1.0)
@@ -57,40 +58,52 @@ def test_load_params_reports_missing_and_broken_files(tmp_path):
 
 def test_path_parameters_name_the_placeholder_unless_read():
     params = parse_params(tiny_params_dict())
-    assert (params.data.read, params.model.vgg16_weights, params.evaluate.external) == (
+    assert (
+        params.data.sources["archive"].read,
+        params.model.vgg16_weights,
+        params.evaluate.external,
+    ) == (
         "demo",
         "none",
         None,  # NO_INPUT turns the external folder off
     )
     params = parse_params(
         tiny_params_dict(
-            **{"data.source": "path", "data.path": "faces.zip", "model.weights": "file"},
+            **{
+                f"{ARCHIVE}.source": "path",
+                f"{ARCHIVE}.path": "faces.zip",
+                "model.weights": "file",
+            },
             **{"model.weights_file": "vgg.h5", "evaluate.external": "other"},
         )
     )
-    assert (params.data.read, params.model.vgg16_weights, params.evaluate.external) == (
+    assert (
+        params.data.sources["archive"].read,
+        params.model.vgg16_weights,
+        params.evaluate.external,
+    ) == (
         "faces.zip",
         "vgg.h5",
         "other",
     )
-    assert parse_params(tiny_params_dict(**{"data.source": "kaggle:a/b"})).data.read == "kaggle:a/b"
+    kaggle = parse_params(tiny_params_dict(**{f"{ARCHIVE}.source": "kaggle:a/b"}))
+    assert kaggle.data.sources["archive"].read == "kaggle:a/b"
 
 
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
         (
-            {"data.source": "faces.zip"},
-            "data.source: Value error, expected demo, kaggle:<owner>/<slug>[/versions/N], or "
-            "path (with data.path naming the archive or folder, so DVC tracks its content) "
+            {f"{ARCHIVE}.source": "faces.zip"},
+            f"{ARCHIVE}.source: Value error, expected demo, kaggle:<owner>/<slug>[/versions/N], "
+            "or path (with path naming the archive or folder, so DVC tracks its content) "
             "(got 'faces.zip')",
         ),
         (
-            {"data.source": "path"},
-            "data: Value error, data.source is path: set data.path to the archive or folder "
-            "to read",
+            {f"{ARCHIVE}.source": "path"},
+            f"{ARCHIVE}: Value error, source is path: set path to the archive or folder to read",
         ),
-        ({"data.path": "faces.zip"}, "data: Value error, data.path is read only when"),
+        ({f"{ARCHIVE}.path": "faces.zip"}, f"{ARCHIVE}: Value error, path is read only when"),
         ({"model.weights": "file"}, "model: Value error, model.weights is file: set"),
         (
             {"model.weights_file": "vgg16.h5"},
@@ -109,3 +122,59 @@ def test_path_parameters_that_dvc_could_not_track_are_refused(overrides, expecte
         parse_params(tiny_params_dict(**overrides))
     assert str(info.value).startswith(f"params.yaml: {expected}")
     assert "{" not in str(info.value)  # a model-level error does not dump the section
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"data.sources": {}},
+            "data.sources: Dictionary should have at least 1 item after validation",
+        ),
+        (
+            {f"{ARCHIVE}.labels": "csv"},
+            f"{ARCHIVE}: Value error, labels_file names the labels CSV exactly when labels is csv",
+        ),
+        (
+            {f"{ARCHIVE}.labels_file": "labels.csv"},
+            f"{ARCHIVE}: Value error, labels_file names the labels CSV exactly when labels is csv",
+        ),
+        (
+            {f"{ARCHIVE}.labels": "utkface"},
+            f"{ARCHIVE}: Value error, the demo source is laid out as folders",
+        ),
+        ({f"{ARCHIVE}.folder": "../up"}, f"{ARCHIVE}.folder: Value error, must be a path inside"),
+        ({f"{ARCHIVE}.labels": "names"}, f"{ARCHIVE}.labels: Input should be 'folders'"),
+        ({f"{ARCHIVE}.licence": ""}, f"{ARCHIVE}.licence: String should have at least 1"),
+        ({f"{ARCHIVE}.url": "x"}, f"{ARCHIVE}.url: unknown key"),
+        ({"train.balance": ["source", "source"]}, "train.balance: Value error, names a column"),
+        ({"train.balance": ["sha256"]}, "train.balance: Value error, 'sha256' is not a group"),
+        (
+            {"train.balance": ["label"]},
+            "train: Value error, balance draws every class equally often already; set "
+            "class_weights none",
+        ),
+    ],
+)
+def test_bad_sources_and_balance_name_the_key(overrides, expected):
+    with pytest.raises(GenderfaceError) as info:
+        parse_params(tiny_params_dict(**overrides))
+    assert str(info.value).startswith(f"params.yaml: {expected}")
+    assert "\n" not in str(info.value)
+
+
+def test_sources_keep_their_order_and_names_must_name_a_stage():
+    raw = tiny_params_dict()
+    utkface = {
+        "source": "path",
+        "path": "utk.zip",
+        "folder": "UTKFace",
+        "labels": "utkface",
+        "labels_file": "",
+        "licence": "non-commercial research only",
+    }
+    raw["data"]["sources"]["utkface"] = utkface
+    assert list(parse_params(raw).data.sources) == ["archive", "utkface"]
+    raw["data"]["sources"] = {"UTK Face": utkface}
+    with pytest.raises(GenderfaceError, match="source name 'UTK Face': use lower-case letters"):
+        parse_params(raw)

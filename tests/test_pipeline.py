@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import REPO, STAGES, Project, stages_run
+from .conftest import FIRST_SOURCE, REPO, STAGES, Project, stages_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -40,9 +40,14 @@ def test_repro_on_the_real_sample_writes_every_output(sample_project):
     assert framing["counts"]["test"] == {"man": 384, "woman": 205}
     # the face finder finds a face in every image of the sample (3,000 of 3,000, docs/data.md)
     assert framing["no_face"] == {split: {"man": 0, "woman": 0} for split in framing["counts"]}
-    source = sample_project.json("metrics/source.json")
+    source = sample_project.json(f"metrics/sources/{FIRST_SOURCE}.json")
     assert source["synthetic"] is False
-    assert source["classes"] == {"man": 1950, "woman": 1050}
+    assert source["files"] == 3000
+    assert data["sources"][FIRST_SOURCE]["classes"] == {"man": 1950, "woman": 1050}
+    assert data["sources"][FIRST_SOURCE]["splits"] == {
+        split: {label: n for (label, s), n in counts.items() if s == split}
+        for split in ("train", "test", "validation")
+    }
     test = sample_project.json("metrics/eval/metrics.json")["test"]
     assert test["images"] == 589
     assert test["baseline_accuracy"] == pytest.approx(384 / 589)
@@ -87,7 +92,7 @@ def test_make_run_on_a_fresh_clone_reproduces_the_committed_outputs(tmp_path):
     assert (root / "models/model.tflite").stat().st_size == project.json("metrics/export.json")[
         "bytes"
     ]
-    assert project.json("metrics/source.json")["synthetic"] is True
+    assert project.json(f"metrics/sources/{FIRST_SOURCE}.json")["synthetic"] is True
     shown = json.loads(project.run("dvc", "metrics", "show", "--json"))
     test = shown[""]["data"]["metrics/eval/metrics.json"]["data"]["test"]
     assert test["balanced_accuracy_ci"]["low"] > 0.5  # better than chance, at the 95% level
@@ -101,8 +106,12 @@ def test_make_run_on_a_fresh_clone_reproduces_the_committed_outputs(tmp_path):
     confusion_name = "metrics/eval/plots/sklearn/test/confusion_matrix.json"
     declared = ["Loss", "Accuracy", "AUC", "Learning rate", "ROC", "Precision-recall"]
     groups = "metrics/eval/plots/groups.json"  # no data without evaluate.external's attributes
-    assert sorted(plots) == sorted([*declared, "Calibration", confusion_name, gallery, groups])
+    test_groups = "metrics/eval/plots/test_groups.json"  # by source: the one source, all 40
+    named = ["Calibration", confusion_name, gallery, groups, test_groups]
+    assert sorted(plots) == sorted([*declared, *named])
     assert plots[groups] == []
+    by_source = plots[test_groups][0]["content"]["data"]["values"]
+    assert [(row["attribute"], row["images"]) for row in by_source] == [("source", 40)]
     for name in ("Loss", "Accuracy", "AUC"):
         values = plots[name][0]["content"]["data"]["values"]
         assert len(values) == 2 * epochs, name

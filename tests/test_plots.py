@@ -77,8 +77,9 @@ def test_the_page_of_one_revision_renders_every_chart_offline(reproduced_project
     project = Project(tmp_path / "project", template=reproduced_project)
     page = plots_command(project)
     charts = rendered(page, tmp_path / "chromium")
-    assert len(charts) == len(declared_charts()) == 9
-    # data drawn, not an empty frame: every chart but the groups one (no attributes.csv here)
+    assert len(charts) == len(declared_charts()) == 10
+    # data drawn, not an empty frame: every chart but the external groups one (no
+    # attributes.csv here; the test split's groups always have the source)
     assert sum(bool(DATA_MARK.search(svg)) for svg in charts) == len(charts) - 1
     html = page.read_text()
     for title in declared_charts():

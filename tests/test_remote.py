@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project, doc_blocks, free_ports, unavailable
+from .conftest import FIRST_SOURCE, Project, doc_blocks, free_ports, unavailable
 
 SSHD = Path("/usr/sbin/sshd")
 DOC = "docs/remotes.md"
 SECTION = "Sharing data and models (DVC remotes)"
 # Everything DVC caches (metrics are `cache: false`, they travel in git).
 CACHED_OUTPUTS = (
-    "data/raw",
+    f"data/raw/{FIRST_SOURCE}",
+    f"data/validate/{FIRST_SOURCE}.csv",
     "data/split/manifest.csv",
     "data/shards",
     "models/model.keras",

@@ -7,7 +7,15 @@ from PIL import Image
 
 from genderface.evaluation.evaluate import Evaluation, Mistake
 from genderface.evaluation.metrics import compute_metrics
-from genderface.evaluation.reporting import log_plots, log_scores, mistakes_figure, save_png
+from genderface.evaluation.reporting import (
+    log_plots,
+    log_scores,
+    mistakes_figure,
+    save_png,
+    write_report,
+)
+
+from .test_model_card import DATA, sample_report
 
 CLASSES = ["man", "woman"]
 FILES = ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
@@ -50,3 +58,43 @@ def test_the_gallery_is_a_png_of_the_mistakes_side_by_side(tmp_path):
         assert png.width > 2 * 100  # two images side by side
         assert "Software" not in png.info  # no version-dependent metadata
     assert [p.name for p in path.parent.iterdir()] == ["mistakes.png"]  # no temporary left
+
+
+def test_the_test_split_is_written_by_group_and_per_source(tmp_path, monkeypatch):
+    """metrics.json keys under test/groups and test/sources, the groups' plot data, the card."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/data.json").write_text(json.dumps(DATA))
+    report = sample_report()
+    write_report(report)
+    test = json.loads((tmp_path / "metrics/eval/metrics.json").read_text())["test"]
+    groups = test["groups"]
+    assert list(groups) == ["source", "age"]
+    assert groups["age"]["left_out"] == 5 and groups["source"]["left_out"] == 0
+    young = report.groups.table.set_index("group").loc["20-29"]
+    assert groups["age"]["20-29"]["balanced_accuracy"] == young["balanced_accuracy"]
+    assert groups["age"]["20-29"]["balanced_accuracy_low"] == young["balanced_accuracy_low"]
+    assert "balanced_accuracy" not in groups["age"]["70+"]  # undefined (no man), not NaN
+    assert groups["source"]["largest_gap"]["accuracy"] == pytest.approx(0.2)
+    for name, evaluation in report.sources.items():
+        assert test["sources"][name]["balanced_accuracy"] == evaluation.scores["balanced_accuracy"]
+        assert test["sources"][name]["roc_auc_ci"] == evaluation.scores["roc_auc_ci"]
+    plot = json.loads((tmp_path / "metrics/eval/plots/test_groups.json").read_text())
+    assert [(row["attribute"], row["group"]) for row in plot] == [
+        ("source", "archive"),
+        ("source", "utkface"),
+        ("age", "20-29"),
+        ("age", "70+"),
+    ]
+    assert plot[2] == {
+        "attribute": "age",
+        "group": "20-29",
+        "balanced_accuracy": young["balanced_accuracy"],
+        "low": young["balanced_accuracy_low"],
+        "high": young["balanced_accuracy_high"],
+        "images": 4,
+        "small": False,
+    }
+    assert plot[3]["balanced_accuracy"] is None and plot[3]["small"]
+    assert json.loads((tmp_path / "metrics/eval/plots/groups.json").read_text()) == []
+    assert "### By age" in (tmp_path / "models/MODEL_CARD.md").read_text()

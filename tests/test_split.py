@@ -1,4 +1,5 @@
 import hashlib
+from dataclasses import replace
 from fractions import Fraction
 
 import pandas as pd
@@ -9,7 +10,7 @@ from genderface.data.sources import fetch
 from genderface.data.split import UsableFile, order_key, split, usable_files
 from genderface.data.validate import check_files
 from genderface.errors import GenderfaceError
-from genderface.params import DemoParams, SplitParams
+from genderface.params import DemoParams, SourceParams, SplitParams
 
 PARAMS = SplitParams(seed=42, train=0.7, test=0.2, validation=0.1)
 SHARES = {"train": Fraction(7, 10), "test": Fraction(2, 10), "validation": Fraction(1, 10)}
@@ -19,20 +20,35 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _records(n_man: int, n_woman: int, tag: str = "") -> list[UsableFile]:
+SOURCES = ["archive"]
+DEMO_SOURCE = SourceParams(
+    source="demo", path="inputs/none", folder="", labels="folders", labels_file="", licence="-"
+)
+
+
+def _records(n_man: int, n_woman: int, tag: str = "", source: str = "archive") -> list[UsableFile]:
     return [
-        UsableFile(f"faces/{label}/{label}_{tag}{i}.jpg", label, _digest(f"{label}{tag}{i}"))
+        UsableFile(
+            f"{source}/faces/{label}/{label}_{tag}{i}.jpg",
+            source,
+            label,
+            _digest(f"{source}{label}{tag}{i}"),
+        )
         for label, n in (("man", n_man), ("woman", n_woman))
         for i in range(n)
     ]
 
 
+def _split(records: list[UsableFile], params: SplitParams = PARAMS) -> pd.DataFrame:
+    return split(records, params, SOURCES)
+
+
 def _assignment(records: list[UsableFile]) -> pd.Series:
-    return split(records, PARAMS).set_index("path")["split"]
+    return _split(records).set_index("path")["split"]
 
 
 def test_stratified_proportions_per_class():
-    manifest = split(_records(650, 350), PARAMS)
+    manifest = _split(_records(650, 350), PARAMS)
     counts = manifest.groupby(["label", "split"]).size().to_dict()
     assert counts == {
         ("man", "test"): 130,
@@ -42,31 +58,29 @@ def test_stratified_proportions_per_class():
         ("woman", "train"): 245,
         ("woman", "validation"): 35,
     }
-    assert list(manifest.columns) == ["path", "label", "sha256", "split"]
+    assert list(manifest.columns) == ["path", "source", "label", "sha256", "split"]
     assert manifest["path"].is_monotonic_increasing
 
 
 def test_same_input_same_manifest_and_seed_matters():
     records = _records(60, 40)
-    first, again = split(records, PARAMS), split(list(reversed(records)), PARAMS)
+    first, again = _split(records), _split(list(reversed(records)), PARAMS)
     assert first.equals(again)
-    other_seed = split(records, PARAMS.model_copy(update={"seed": 7}))
+    other_seed = _split(records, PARAMS.model_copy(update={"seed": 7}))
     assert not first["split"].equals(other_seed["split"])
 
 
 def test_renaming_a_file_does_not_move_it():
     records = _records(60, 40)
-    renamed = [
-        UsableFile(r.path.replace("man_3.jpg", "renamed.jpg"), r.label, r.sha256) for r in records
-    ]
-    before = split(records, PARAMS).set_index("sha256")["split"]
-    after = split(renamed, PARAMS).set_index("sha256")["split"]
+    renamed = [replace(r, path=r.path.replace("man_3.jpg", "renamed.jpg")) for r in records]
+    before = _split(records).set_index("sha256")["split"]
+    after = _split(renamed, PARAMS).set_index("sha256")["split"]
     assert before.sort_index().equals(after.sort_index())
 
 
 def test_counts_are_within_one_of_the_exact_proportions():
     for n_man in range(10, 400, 7):
-        manifest = split(_records(n_man, 10 + n_man // 3), PARAMS)
+        manifest = _split(_records(n_man, 10 + n_man // 3), PARAMS)
         for (label, name), count in manifest.groupby(["label", "split"]).size().items():
             n = int((manifest["label"] == label).sum())
             assert abs(count - n * SHARES[name]) < 1, (n, label, name, count)
@@ -75,11 +89,11 @@ def test_counts_are_within_one_of_the_exact_proportions():
 def test_copies_of_a_picture_share_a_split_and_counts_stay_close():
     records = _records(300, 150)
     copies = [
-        UsableFile(f"faces/{r.label}/copy{k}_{r.path.rsplit('/', 1)[1]}", r.label, r.sha256)
+        replace(r, path=f"archive/faces/{r.label}/copy{k}_{r.path.rsplit('/', 1)[1]}")
         for k in range(2)
         for r in records[::9]
     ]
-    manifest = split(records + copies, PARAMS)
+    manifest = _split(records + copies, PARAMS)
     assert len(manifest) == len(records) + len(copies)
     assert manifest.groupby("sha256")["split"].nunique().max() == 1
     for (label, name), count in manifest.groupby(["label", "split"]).size().items():
@@ -90,9 +104,9 @@ def test_copies_of_a_picture_share_a_split_and_counts_stay_close():
 
 def test_a_picture_in_both_classes_is_refused():
     records = _records(20, 20)
-    clash = UsableFile("faces/woman/clash.jpg", "woman", records[0].sha256)
-    with pytest.raises(GenderfaceError, match=r"filed under 2 classes; .*dvc repro validate"):
-        split([*records, clash], PARAMS)
+    clash = UsableFile("archive/faces/woman/clash.jpg", "archive", "woman", records[0].sha256)
+    with pytest.raises(GenderfaceError, match=r"filed under 2 classes; .*dvc repro"):
+        _split([*records, clash], PARAMS)
 
 
 def _moved_at_cuts(
@@ -138,8 +152,9 @@ def test_removing_images_moves_only_files_at_the_cuts():
 def test_same_files_give_a_byte_identical_manifest_whatever_the_creation_order(tmp_path):
     import shutil
 
-    fetch("demo", DemoParams(man=10, woman=12, size=32, seed=1), tmp_path / "a")
-    (tmp_path / "a" / "faces" / "man" / ".DS_Store").write_bytes(b"junk")
+    demo = DemoParams(man=10, woman=12, size=32, seed=1)
+    fetch("archive", DEMO_SOURCE, demo, tmp_path / "a" / "archive")
+    (tmp_path / "a" / "archive" / "faces" / "man" / ".DS_Store").write_bytes(b"junk")
     originals = sorted((tmp_path / "a").rglob("*.jpg"), reverse=True)
     for path in originals:
         copy = tmp_path / "b" / path.relative_to(tmp_path / "a")
@@ -147,20 +162,22 @@ def test_same_files_give_a_byte_identical_manifest_whatever_the_creation_order(t
         shutil.copyfile(path, copy)
     outputs = []
     for name in ("a", "b"):
-        records = usable_files(check_files(tmp_path / name))
+        records = usable_files(check_files(tmp_path / name, "archive", DEMO_SOURCE))
         assert [r.path for r in records] == sorted(r.path for r in records)
         assert len(records) == 22
-        write_manifest(split(records, PARAMS), tmp_path / f"{name}.csv")
+        write_manifest(_split(records), tmp_path / f"{name}.csv")
         outputs.append((tmp_path / f"{name}.csv").read_bytes())
     assert outputs[0] == outputs[1]
-    assert outputs[0].startswith(b"path,label,sha256,split\nfaces/man/man_0.jpg,man,")
-    again = split(usable_files(check_files(tmp_path / "a")), PARAMS)
+    assert outputs[0].startswith(
+        b"path,source,label,sha256,split\narchive/faces/man/man_0.jpg,archive,man,"
+    )
+    again = _split(usable_files(check_files(tmp_path / "a", "archive", DEMO_SOURCE)), PARAMS)
     assert read_manifest(tmp_path / "a.csv").equals(again)
 
 
 @pytest.mark.parametrize("n", [6, 7, 11])
 def test_small_classes_still_reach_every_split(n):
-    manifest = split(_records(n, 20), PARAMS)
+    manifest = _split(_records(n, 20), PARAMS)
     assert len(manifest) == n + 20
     man = manifest[manifest["label"] == "man"]
     assert set(man["split"]) == {"train", "test", "validation"}
@@ -168,12 +185,60 @@ def test_small_classes_still_reach_every_split(n):
 
 @pytest.mark.parametrize("n", [1, 3, 4])
 def test_a_class_too_small_for_every_split_is_an_error(n):
-    with pytest.raises(GenderfaceError, match=f"class 'woman' has {n} images: too few"):
-        split(_records(20, n), PARAMS)
+    with pytest.raises(
+        GenderfaceError, match=f"source 'archive', class 'woman' has {n} images: too few"
+    ):
+        _split(_records(20, n), PARAMS)
 
 
 def test_one_class_or_no_data_is_an_error(tmp_path):
     with pytest.raises(GenderfaceError, match=r"two classes to split, found \['man'\]"):
-        split(_records(20, 0), PARAMS)
+        _split(_records(20, 0), PARAMS)
     with pytest.raises(GenderfaceError, match="run `dvc repro split` first"):
         read_manifest(tmp_path / "manifest.csv")
+
+
+def test_adding_a_source_moves_none_of_the_first_sources_images():
+    archive = _records(650, 350)
+    utkface = _records(400, 420, source="utkface")
+    before = _assignment(archive)
+    both = split(archive + utkface, PARAMS, ["archive", "utkface"])
+    after = both.set_index("path")["split"]
+    assert after[before.index].equals(before)
+    counts = both[both["source"] == "utkface"].groupby(["label", "split"]).size().to_dict()
+    assert counts == {
+        ("man", "test"): 80,
+        ("man", "train"): 280,
+        ("man", "validation"): 40,
+        ("woman", "test"): 84,
+        ("woman", "train"): 294,
+        ("woman", "validation"): 42,
+    }
+
+
+def test_a_copy_in_a_later_source_follows_its_picture_and_moves_nothing():
+    archive = _records(100, 60)
+    utkface = _records(50, 50, source="utkface")
+    copies = [
+        UsableFile(f"utkface/copy_{i}.jpg", "utkface", r.label, r.sha256)
+        for i, r in enumerate(archive[::7])
+    ]
+    before = _assignment(archive)
+    after = split(archive + utkface + copies, PARAMS, ["archive", "utkface"]).set_index("path")
+    assert after.loc[before.index, "split"].equals(before)
+    for copy, original in zip(copies, archive[::7], strict=True):
+        assert after.loc[copy.path, "split"] == before[original.path]
+    only_utkface = split(utkface, PARAMS, ["utkface"]).set_index("path")["split"]
+    assert after.loc[only_utkface.index, "split"].equals(only_utkface)
+
+
+def test_sources_naming_other_classes_are_an_error_naming_each():
+    records = _records(20, 20) + [
+        UsableFile(f"other/f{i}.jpg", "other", "female", _digest(f"f{i}")) for i in range(20)
+    ]
+    with pytest.raises(GenderfaceError) as info:
+        split(records, PARAMS, ["archive", "other"])
+    assert str(info.value) == (
+        "the sources name 3 classes (archive: man, woman; other: female); the model is binary: "
+        "label every source with the same two class names"
+    )

@@ -11,52 +11,92 @@ from PIL import Image
 
 from genderface.data import faces
 
-from .conftest import run_stage, write_faces, write_params
+from .conftest import (
+    ARCHIVE,
+    FIRST_SOURCE,
+    run_stage,
+    tiny_params_dict,
+    write_faces,
+    write_params,
+)
 
 
 def test_download_demo_writes_raw_and_source_metrics(tmp_path):
     write_params(tmp_path)
-    result = run_stage("download", tmp_path)
+    result = run_stage("download", tmp_path, FIRST_SOURCE)
     assert result.returncode == 0, result.stderr
     assert "SYNTHETIC" in result.stderr
-    assert len(list((tmp_path / "data/raw/faces/man").iterdir())) == 26
-    source = yaml.safe_load((tmp_path / "metrics/source.json").read_text())
+    raw = tmp_path / "data/raw" / FIRST_SOURCE
+    assert len(list((raw / "faces/man").iterdir())) == 26
+    assert len(list((raw / "faces/woman").iterdir())) == 14
+    source = yaml.safe_load((tmp_path / f"metrics/sources/{FIRST_SOURCE}.json").read_text())
     assert source == {
         "source": "demo",
         "resolved": "demo",
         "synthetic": True,
-        "images": 40,
-        "classes": {"man": 26, "woman": 14},
+        "labels": "folders",
+        "licence": tiny_params_dict()["data"]["sources"][FIRST_SOURCE]["licence"],
+        "files": 40,
     }
 
 
 def test_validate_then_split_exclude_bad_files_and_never_crash(tmp_path):
-    write_params(tmp_path)
-    faces = write_faces(tmp_path / "data" / "raw", per_class=10) / "faces"
+    faces = write_faces(tmp_path / "inputs", per_class=10) / "faces"
     (faces / "man" / "zero.jpg").write_bytes(b"")
     (faces / "woman" / "same_as_man_1.jpg").write_bytes((faces / "man" / "man_1.jpg").read_bytes())
-    for stage in ("validate", "split"):
-        result = run_stage(stage, tmp_path)
+    write_params(tmp_path, **{f"{ARCHIVE}.source": "path", f"{ARCHIVE}.path": "inputs"})
+    for stage, args in (("download", [FIRST_SOURCE]), ("validate", [FIRST_SOURCE]), ("split", [])):
+        result = run_stage(stage, tmp_path, *args)
         assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "metrics" / "data.json").read_text())
-    assert list(data["unreadable"]["reasons"]) == ["faces/man/zero.jpg"]
+    raw = f"{FIRST_SOURCE}/faces"  # paths under data/raw: the source's name first
+    assert list(data["unreadable"]["reasons"]) == [f"{raw}/man/zero.jpg"]
     assert data["conflicts"]["members"] == [
-        ["faces/man/man_1.jpg", "faces/woman/same_as_man_1.jpg"]
+        [f"{raw}/man/man_1.jpg", f"{raw}/woman/same_as_man_1.jpg"]
     ]
-    assert "faces/man/zero.jpg: unreadable" in (tmp_path / "metrics" / "data.md").read_text()
+    assert data["sources"][FIRST_SOURCE]["conflicts"] == data["conflicts"]  # the one source
+    assert f"{raw}/man/zero.jpg: unreadable" in (tmp_path / "metrics" / "data.md").read_text()
     manifest = (tmp_path / "data" / "split" / "manifest.csv").read_text()
     assert manifest.count("\n") == 1 + 19  # 20 generated, less man_1 and its copy
     for excluded in ("man/zero.jpg", "man/man_1.jpg", "woman/same_as_man_1.jpg"):
-        assert f"faces/{excluded}," not in manifest
+        assert f"{raw}/{excluded}," not in manifest
 
 
 def _evaluate_workdir(trained_model: Path, work: Path) -> None:
-    """What evaluate reads: shards, the model and metrics/source.json, as dvc repro leaves them."""
-    shutil.copytree(trained_model.parent.parent / "shards", work / "data" / "shards")
+    """What evaluate reads: shards, the model, the split manifest (of the shards' records, each
+    path's first folder its source) and metrics/data.json's sources, as dvc repro leaves them."""
+    import pandas as pd
+
+    from genderface.data.manifests import MANIFEST_COLUMNS, write_manifest
+    from genderface.data.shards import ShardInfo, records  # TensorFlow: only when needed
+    from genderface.layout import SPLITS
+
+    shards = trained_model.parent.parent / "shards"
+    shutil.copytree(shards, work / "data" / "shards")
     shutil.copytree(trained_model.parent, work / "models")
+    info = ShardInfo.read(shards)
+    rows = [
+        (r.path, r.path.split("/")[0], info.classes[r.label], r.sha256, split)
+        for split in SPLITS
+        for r in records(shards, split, info)
+    ]
+    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    write_manifest(manifest, work / "data" / "split" / "manifest.csv")
+    sources = {
+        name: {
+            "source": "demo",
+            "resolved": "demo",
+            "synthetic": True,
+            "licence": "synthetic",
+            "labels": "folders",
+            "files": len(images),
+            "usable": len(images),
+            "usable_classes": images["label"].value_counts().to_dict(),
+        }
+        for name, images in manifest.groupby("source")
+    }
     (work / "metrics").mkdir()
-    source = {"source": "demo", "resolved": "demo", "synthetic": True, "images": 40}
-    (work / "metrics" / "source.json").write_text(json.dumps(source))
+    (work / "metrics" / "data.json").write_text(json.dumps({"sources": sources}))
 
 
 def _external_folder(fairface: Path, folder: Path) -> Path:
@@ -99,8 +139,13 @@ def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
     keys = {"images", "threshold", "accuracy", "balanced_accuracy", "roc_auc"}
     keys |= {"average_precision", "log_loss", "ece", "baseline_accuracy", "man", "woman"}
     keys |= {"accuracy_ci", "balanced_accuracy_ci", "roc_auc_ci"}
-    assert set(metrics["test"]) == keys
+    assert set(metrics["test"]) == keys | {"groups", "sources"}
     assert set(metrics["external"]) == keys | {"skipped", "no_face", "groups"}
+    (source,) = metrics["test"]["sources"]  # the demo alone: scored alone as the whole split
+    assert metrics["test"]["sources"][source]["accuracy"] == metrics["test"]["accuracy"]
+    assert metrics["test"]["groups"]["source"][source]["n"] == metrics["test"]["images"]
+    plot = json.loads((tmp_path / "metrics/eval/plots/test_groups.json").read_text())
+    assert [(row["attribute"], row["group"]) for row in plot] == [("source", source)]
     # framed as the model was trained (its face): the blank picture is left out, counted
     margin = json.loads((tmp_path / "models/model.json").read_text())["framing"]["margin"]
     notes = [faces.load_face(p, 32, margin)[1] for p in sorted(external.glob("*/*.jpg"))]
@@ -138,6 +183,7 @@ def test_evaluate_stage_writes_metrics_plots_gallery_card_and_external_scores(
         assert gallery.format == "PNG"
     card = (tmp_path / "models/MODEL_CARD.md").read_text()
     assert f"threshold {threshold:.4f}" in card
+    assert "### By source" in card
     assert "SYNTHETIC demo images" in card
     assert f"## External folder `{external}` (6 images, 1 unreadable skipped)" in card
     assert "1 had no face found and are left out of these scores" in card

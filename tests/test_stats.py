@@ -160,3 +160,30 @@ def test_wilson_interval_stays_open_at_zero_errors():
     half = stats.wilson(15, 30)
     assert half.low == pytest.approx(1 - half.high)
     assert math.isnan(stats.wilson(0, 0).estimate)
+
+
+Z = norm.ppf(0.975)
+
+
+def test_wilson_mean_combines_the_classes_wilson_intervals_by_hand():
+    """Balanced accuracy of two classes: all 10 + 10 right stays open below, unlike a bootstrap
+    ([1, 1]); 6 of 6 and 0 of 4 right is 0.5, each bound moved by the one class not at it."""
+    perfect = stats.wilson_mean([(10, 10), (10, 10)])
+    assert (perfect.estimate, perfect.high) == (1.0, pytest.approx(1.0))
+    # Wilson's lower bound at n of n is n / (n + z^2); both classes move it alike.
+    assert perfect.low == pytest.approx(1 - math.sqrt(2) / 2 * Z**2 / (10 + Z**2))
+    half = stats.wilson_mean([(6, 6), (0, 4)])
+    assert half.estimate == 0.5
+    assert half.low == pytest.approx(0.5 - (1 - 6 / (6 + Z**2)) / 2)  # 0 of 4 has low 0
+    assert half.high == pytest.approx(0.5 + Z**2 / (4 + Z**2) / 2)  # 6 of 6 has high 1
+    assert math.isnan(stats.wilson_mean([(3, 3), (0, 0)]).estimate)  # a class absent
+
+
+def test_wilson_mean_coverage_of_the_true_balanced_accuracy_is_about_95_percent():
+    recalls, sizes, draws = np.array([0.9, 0.85]), [60, 60], 500
+    rng = np.random.default_rng(0)
+    hits = 0
+    for right in rng.binomial(sizes, recalls, size=(draws, 2)):
+        interval = stats.wilson_mean(list(zip(right.tolist(), sizes, strict=True)))
+        hits += interval.low <= recalls.mean() <= interval.high
+    assert 0.92 <= hits / draws <= 0.975

@@ -1,9 +1,9 @@
 """Files named by params.yaml are tracked by content: `dvc status` and `dvc repro` in a real repo.
 
-data.path (a folder or an archive), model.weights_file and evaluate.external are dvc.yaml
-dependencies templated from params.yaml: a changed, added or removed file makes its reader stale
-(`dvc status`) and `dvc repro` reruns it and what it changes; the same bytes rewritten, or a
-touched file, rerun nothing.
+A source's path (data.sources.<name>.path: a folder or an archive), model.weights_file and
+evaluate.external are dvc.yaml dependencies templated from params.yaml: a changed, added or
+removed file makes its reader stale (`dvc status`) and `dvc repro` reruns it and what it changes;
+the same bytes rewritten, or a touched file, rerun nothing.
 """
 
 import os
@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import STAGES, Project, image_bytes, write_faces, zip_folder
+from .conftest import (
+    ARCHIVE,
+    FIRST_SOURCE,
+    STAGES,
+    Project,
+    image_bytes,
+    write_faces,
+    zip_folder,
+)
 
 pytestmark = [pytest.mark.slow]
 
@@ -41,7 +49,7 @@ def tracked_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     _save_vgg16_weights(root / WEIGHTS, seed=1)
     project.set_params(
         **FAST,
-        **{"data.source": "path", "data.path": FACES, "model.weights": "file"},
+        **{f"{ARCHIVE}.source": "path", f"{ARCHIVE}.path": FACES, "model.weights": "file"},
         **{"model.weights_file": WEIGHTS, "evaluate.external": EXTERNAL},
     )
     assert project.repro() == STAGES
@@ -75,8 +83,10 @@ def _assert_reruns(project: Project, stages: list[str]) -> None:
     _assert_up_to_date(project)
 
 
-IMAGES_READ = {"validate", "preprocess"}  # the stages reading download's images
-COUNTS_READ = {*IMAGES_READ, "evaluate"}  # and the one reading its counts (metrics/source.json)
+DOWNLOAD = f"download@{FIRST_SOURCE}"
+DOWNLOADED = f"metrics/sources/{FIRST_SOURCE}.json"  # what it was, how many files
+IMAGES_READ = {f"validate@{FIRST_SOURCE}", "preprocess"}  # the stages reading download's images
+COUNTS_READ = {*IMAGES_READ, "split"}  # and the one reading its counts (DOWNLOADED)
 
 
 def _assert_reader_reruns(project: Project, reader: str, stale: set[str]) -> None:
@@ -88,17 +98,25 @@ def _assert_reader_reruns(project: Project, reader: str, stale: set[str]) -> Non
     assert project.changed() == stale
 
 
+def _raw_counts(project: Project) -> dict[str, int]:
+    """Files per class folder download wrote (data/raw/<name>/faces/<class>)."""
+    faces = project.root / "data" / "raw" / FIRST_SOURCE / "faces"
+    return {folder.name: len(list(folder.iterdir())) for folder in sorted(faces.iterdir())}
+
+
 def test_folder_source_tracked_by_content(project):
     man = project.root / FACES / "faces" / "man"
     _assert_same_bytes_and_touch_rerun_nothing(project, man / "man_1.jpg")
     (man / "man_1.jpg").write_bytes(image_bytes((99, 0, 99)))
-    _assert_reader_reruns(project, "download", IMAGES_READ)
+    _assert_reader_reruns(project, DOWNLOAD, IMAGES_READ)
     (man / "man_new.jpg").write_bytes(image_bytes((0, 99, 99)))
-    _assert_reader_reruns(project, "download", COUNTS_READ)
-    assert project.json("metrics/source.json")["classes"] == {"man": 11, "woman": 10}
-    (man / "man_2.jpg").unlink()  # back to the counts dvc.lock holds: evaluate is up to date
-    _assert_reader_reruns(project, "download", IMAGES_READ)
-    assert project.json("metrics/source.json")["classes"] == {"man": 10, "woman": 10}
+    _assert_reader_reruns(project, DOWNLOAD, COUNTS_READ)
+    assert project.json(DOWNLOADED)["files"] == 21
+    assert _raw_counts(project) == {"man": 11, "woman": 10}
+    (man / "man_2.jpg").unlink()  # back to the counts dvc.lock holds: split is up to date
+    _assert_reader_reruns(project, DOWNLOAD, IMAGES_READ)
+    assert project.json(DOWNLOADED)["files"] == 20
+    assert _raw_counts(project) == {"man": 10, "woman": 10}
 
 
 def test_zip_source_outside_the_project_tracked_by_content(project, tmp_path):
@@ -108,13 +126,15 @@ def test_zip_source_outside_the_project_tracked_by_content(project, tmp_path):
     zip_folder(folder, archive)
     project.set_params(
         **FAST,
-        **{"data.source": "path", "data.path": str(archive), "model.weights": "file"},
+        **{f"{ARCHIVE}.source": "path", f"{ARCHIVE}.path": str(archive)},
+        **{"model.weights": "file"},
         **{"model.weights_file": WEIGHTS, "evaluate.external": EXTERNAL},
     )
-    # The same images from a zip: data/raw is unchanged, so only evaluate, which reports the
-    # source (metrics/source.json), follows download.
-    assert project.repro() == ["download", "evaluate"]
-    assert project.json("metrics/source.json")["source"] == str(archive)
+    # The same images from a zip: data/raw is unchanged, so only split, which lists the sources
+    # (metrics/data.json), and evaluate, which reports them in the card, follow download.
+    assert project.repro() == [DOWNLOAD, "split", "evaluate"]
+    assert project.json(DOWNLOADED)["source"] == str(archive)
+    assert project.json("metrics/data.json")["sources"][FIRST_SOURCE]["source"] == str(archive)
     _assert_same_bytes_and_touch_rerun_nothing(project, archive)
     woman = folder / "faces" / "woman"
     for change, stale in (
@@ -124,8 +144,9 @@ def test_zip_source_outside_the_project_tracked_by_content(project, tmp_path):
     ):
         change()
         zip_folder(folder, archive)
-        _assert_reader_reruns(project, "download", stale)
-    assert project.json("metrics/source.json")["classes"] == {"man": 10, "woman": 10}
+        _assert_reader_reruns(project, DOWNLOAD, stale)
+    assert project.json(DOWNLOADED)["files"] == 20
+    assert _raw_counts(project) == {"man": 10, "woman": 10}
 
 
 def test_weights_file_tracked_by_content(project):

@@ -4,8 +4,8 @@ stage (or `genderface predict`) reads. What a stage alone writes lives with that
 
 from pathlib import Path
 
-RAW_DIR = Path("data/raw")
-CHECKS = Path("data/validate/files.csv")
+RAW_DIR = Path("data/raw")  # one folder per source: data/raw/<name>
+CHECKS_DIR = Path("data/validate")  # one table per source: <name>.csv
 MANIFEST = Path("data/split/manifest.csv")
 SHARDS_DIR = Path("data/shards")
 MODEL = Path("models/model.keras")
@@ -14,7 +14,7 @@ QUANTIZED_DIR = Path("models/quantized")  # export.quantize's smaller model, wit
 QUANTIZED_README = QUANTIZED_DIR / "README.md"  # what the folder holds, even when nothing else
 EXPORT_METRICS = Path("metrics/export.json")
 TRAIN_BACKUP = Path("data/train-backup")
-SOURCE_METRICS = Path("metrics/source.json")
+SOURCES_METRICS_DIR = Path("metrics/sources")  # what each download was: <name>.json
 DATA_METRICS = Path("metrics/data.json")
 DATA_REPORT = Path("metrics/data.md")
 TRAIN_METRICS_DIR = Path("metrics/train")
@@ -22,6 +22,16 @@ TRAIN_METRICS_DIR = Path("metrics/train")
 FACES = "faces"
 SPLITS = ("train", "test", "validation")
 SHARD_META = "meta.json"
+
+
+def checks_file(source: str) -> Path:
+    """A source's per-file verdicts, written by validate@<source>."""
+    return CHECKS_DIR / f"{source}.csv"
+
+
+def source_metrics(source: str) -> Path:
+    """What download@<source> fetched (origin, version, licence, files)."""
+    return SOURCES_METRICS_DIR / f"{source}.json"
 
 
 def model_meta(model: Path) -> Path:

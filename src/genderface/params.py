@@ -1,6 +1,7 @@
 """params.yaml parsed once into typed, validated objects: a bad key fails before any work."""
 
 import math
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -19,8 +20,9 @@ from genderface.errors import GenderfaceError
 PARAMS_FILE = Path("params.yaml")
 NO_INPUT = "inputs/none"
 """What a path parameter names when nothing is to be read there. dvc.yaml lists every path
-parameter as a dependency (`${data.path}`, ...) so DVC tracks the file by content, and a
-dependency must be a real path: this committed placeholder is one that never changes."""
+parameter as a dependency (`${item.path}` of each source, ...) so DVC tracks the file by
+content, and a dependency must be a real path: this committed placeholder is one that never
+changes."""
 
 
 class _Section(BaseModel):
@@ -47,11 +49,78 @@ def _path_read_when(selected: bool, selector: str, key: str, path: str, what: st
         )
 
 
-class DataParams(_Section):
+SOURCE_NAME = r"^[a-z][a-z0-9_-]*$"
+"""A source's name keys its DVC stages (download@<name>), data/raw/<name> and its metrics."""
+
+Labels = Literal["folders", "utkface", "csv"]
+
+
+class SourceParams(_Section):
+    """One labelled dataset: where it comes from and how its labels are read."""
+
     source: str = Field(
         min_length=1, description="demo | kaggle:<owner>/<slug>[/versions/N] | path"
     )
     path: str = Field(min_length=1, description="archive or folder read when source is path")
+    folder: str = Field(
+        description="sub-folder of the download holding the images ('' = the whole of it)"
+    )
+    labels: Labels = Field(
+        description="folders: faces/<class>/<image>; utkface: age_gender_race_date names; "
+        "csv: labels_file"
+    )
+    labels_file: str = Field(
+        description="with labels csv: file,label[,attribute...] relative to the folder"
+    )
+    licence: str = Field(min_length=1, description="the dataset's terms, shown in the model card")
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, source: str) -> str:
+        if source in ("demo", "path") or source.startswith("kaggle:"):
+            return source
+        raise ValueError(
+            "expected demo, kaggle:<owner>/<slug>[/versions/N], or path (with path naming the "
+            "archive or folder, so DVC tracks its content)"
+        )
+
+    @field_validator("folder", "labels_file")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        if Path(value).is_absolute() or ".." in Path(value).parts:
+            raise ValueError("must be a path inside the source (relative, no ..)")
+        return value
+
+    @model_validator(mode="after")
+    def _path_when_source_is_path(self) -> "SourceParams":
+        selected = self.source == "path"
+        what = "the archive or folder to read"
+        _path_read_when(selected, "source is path", "path", self.path, what)
+        return self
+
+    @model_validator(mode="after")
+    def _labels_file_with_csv(self) -> "SourceParams":
+        if (self.labels == "csv") != bool(self.labels_file):
+            raise ValueError(
+                "labels_file names the labels CSV exactly when labels is csv; set both, or "
+                "labels_file to ''"
+            )
+        if self.source == "demo" and (self.labels != "folders" or self.folder):
+            raise ValueError(
+                "the demo source is laid out as folders; set labels folders, folder ''"
+            )
+        return self
+
+    @property
+    def read(self) -> str:
+        """What its download reads: demo, kaggle:<handle>, or the path."""
+        return self.path if self.source == "path" else self.source
+
+
+class DataParams(_Section):
+    sources: dict[str, SourceParams] = Field(
+        min_length=1, description="every labelled dataset trained on, by name, in order"
+    )
     image_size: int = Field(ge=32, le=512)
     framing: Literal["face", "whole"] = Field(
         description="face: every image cropped around its face (data/faces.py); whole: as is"
@@ -61,27 +130,16 @@ class DataParams(_Section):
     )
     demo: DemoParams
 
-    @field_validator("source")
+    @field_validator("sources")
     @classmethod
-    def _known_source(cls, source: str) -> str:
-        if source in ("demo", "path") or source.startswith("kaggle:"):
-            return source
-        raise ValueError(
-            "expected demo, kaggle:<owner>/<slug>[/versions/N], or path (with data.path "
-            "naming the archive or folder, so DVC tracks its content)"
-        )
-
-    @model_validator(mode="after")
-    def _path_when_source_is_path(self) -> "DataParams":
-        selected = self.source == "path"
-        what = "the archive or folder to read"
-        _path_read_when(selected, "data.source is path", "data.path", self.path, what)
-        return self
-
-    @property
-    def read(self) -> str:
-        """What the download stage reads: demo, kaggle:<handle>, or the path in data.path."""
-        return self.path if self.source == "path" else self.source
+    def _names(cls, sources: dict[str, SourceParams]) -> dict[str, SourceParams]:
+        for name in sources:
+            if not re.fullmatch(SOURCE_NAME, name):
+                raise ValueError(
+                    f"source name {name!r}: use lower-case letters, digits, - and _ "
+                    "(it names a DVC stage and a folder)"
+                )
+        return sources
 
 
 class SplitParams(_Section):
@@ -174,6 +232,10 @@ class TrainParams(_Section):
     label_smoothing: float = Field(ge=0, lt=0.5)
     optimizer: Literal["adam", "sgd", "rmsprop"]
     class_weights: Literal["balanced", "none"]
+    balance: list[str] = Field(
+        description="manifest columns (source, label, an attribute) whose every combination of "
+        "values is drawn equally often in training; [] draws in proportion"
+    )
     augment_head: bool
     fine_tune_blocks: int = Field(ge=0, le=5)
     fine_tune_epochs: int = Field(ge=0)
@@ -189,6 +251,25 @@ class TrainParams(_Section):
     def _threshold_in_range(self) -> "TrainParams":
         if isinstance(self.threshold, float) and not 0 < self.threshold < 1:
             raise ValueError(f"threshold must be 'validation' or in (0, 1), got {self.threshold}")
+        return self
+
+    @field_validator("balance")
+    @classmethod
+    def _balance_columns(cls, balance: list[str]) -> list[str]:
+        if len(set(balance)) != len(balance):
+            raise ValueError("names a column twice; name each once")
+        unknown = [c for c in balance if c in ("path", "sha256", "split") or not c]
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a group; use source, label or an attribute")
+        return balance
+
+    @model_validator(mode="after")
+    def _one_class_balance(self) -> "TrainParams":
+        if "label" in self.balance and self.class_weights == "balanced":
+            raise ValueError(
+                "balance draws every class equally often already; set class_weights none, or "
+                "leave label out of balance"
+            )
         return self
 
     @model_validator(mode="after")
@@ -250,6 +331,15 @@ class Params(_Section):
                 f"{self.model.weights}; set train.recipe to auto or transfer"
             )
         return self
+
+    def source(self, argv: list[str]) -> tuple[str, SourceParams]:
+        """The source a per-source stage (download@<name>, validate@<name>) was run for."""
+        if len(argv) != 1 or argv[0] not in self.data.sources:
+            raise GenderfaceError(
+                f"expected one source name of data.sources ({', '.join(self.data.sources)}), "
+                f"got {' '.join(argv) or 'none'}; run it through `dvc repro`"
+            )
+        return argv[0], self.data.sources[argv[0]]
 
     @property
     def recipe(self) -> Literal["transfer", "scratch"]:

@@ -1,6 +1,7 @@
 """tf.data input pipeline over the preprocessed TFRecord shards."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from genderface.data.shards import ShardInfo
 from genderface.layout import shard_files
 
 AUTOTUNE = tf.data.AUTOTUNE
+
+Draw = Callable[[tf.data.Dataset, tf.Tensor], tf.data.Dataset]
+"""An epoch's records drawn from the split, given the seed [train.seed, epoch] (sampling.py)."""
 
 
 def load_split(shards_dir: Path, split: str, info: ShardInfo) -> tf.data.Dataset:
@@ -45,9 +49,15 @@ def steps_per_epoch(dataset: tf.data.Dataset, batch_size: int) -> int:
 
 
 def shuffled_epochs(
-    dataset: tf.data.Dataset, batch_size: int, seed: int, first: int, last: int
+    dataset: tf.data.Dataset,
+    batch_size: int,
+    seed: int,
+    first: int,
+    last: int,
+    draw: Draw | None = None,
 ) -> tf.data.Dataset:
-    """Epochs `first`..`last - 1` back to back, each the whole split reshuffled by `seed + epoch`.
+    """Epochs `first`..`last - 1` back to back, each the whole split (or as many records as
+    `draw` picks from it) reshuffled by `seed + epoch`.
 
     An epoch's order depends on its number alone, not on how many epochs this process has
     iterated, so a run resumed at epoch k sees the batches an uninterrupted run saw at k. The
@@ -57,7 +67,8 @@ def shuffled_epochs(
     size = dataset.cardinality()
 
     def epoch(number: tf.Tensor) -> tf.data.Dataset:
-        order = dataset.shuffle(size, seed=seed + number, reshuffle_each_iteration=False)
+        records = dataset if draw is None else draw(dataset, tf.stack([seed, number]))
+        order = records.shuffle(size, seed=seed + number, reshuffle_each_iteration=False)
         return order.batch(batch_size)
 
     return _as_float(tf.data.Dataset.range(first, last).flat_map(epoch))

@@ -24,8 +24,9 @@ _ROOM = (
 )
 
 
-def download(handle: str) -> Path:
-    """Download through kagglehub (its own cache; credentials from env or ~/.kaggle)."""
+def download(handle: str, key: str = "data.sources.<name>") -> Path:
+    """Download through kagglehub (its own cache; credentials from env or ~/.kaggle). `key` is
+    the source's parameters (data.sources.<name>), as messages name them."""
     import kagglehub
     import requests
     from kagglehub.exceptions import (
@@ -40,9 +41,10 @@ def download(handle: str) -> Path:
 
     if not _KAGGLE_HANDLE.match(handle):
         raise GenderfaceError(
-            f"data.source 'kaggle:{handle}': expected kaggle:<owner>/<slug>[/versions/N]"
+            f"{key}.source 'kaggle:{handle}': expected kaggle:<owner>/<slug>[/versions/N]"
         )
     log.info("source: Kaggle dataset %s (via kagglehub)", handle)
+    instead = f"download the archive yourself and set {key}.source to path and {key}.path to it"
     timeout = _kaggle_timeout()
     try:
         with _requests_time_out(timeout):
@@ -51,7 +53,7 @@ def download(handle: str) -> Path:
         status = getattr(getattr(err, "response", None), "status_code", None)
         if isinstance(err, NotFoundError) or status == 404:
             raise GenderfaceError(
-                f"Kaggle dataset {handle!r} not found; check data.source (owner/slug)"
+                f"Kaggle dataset {handle!r} not found; check {key}.source (owner/slug)"
             ) from None
         if isinstance(err, UnauthenticatedError) or status in (401, 403):
             raise GenderfaceError(
@@ -60,21 +62,18 @@ def download(handle: str) -> Path:
                 "kaggle.com"
             ) from None
         raise GenderfaceError(
-            f"Kaggle answered {status} for {handle!r}; try again later, or download the archive "
-            "yourself and set data.source to path and data.path to it"
+            f"Kaggle answered {status} for {handle!r}; try again later, or {instead}"
         ) from None
     except requests.Timeout as err:
         raise GenderfaceError(
             f"Kaggle did not answer within {timeout:g} s while downloading {handle!r} "
             f"({type(err).__name__}); check the network and rerun, set {KAGGLE_TIMEOUT_ENV} to "
-            "wait longer, or download the archive yourself and set data.source to path and "
-            "data.path to it"
+            f"wait longer, or {instead}"
         ) from None
     except requests.RequestException as err:
         raise GenderfaceError(
             f"cannot reach Kaggle to download {handle!r} ({type(err).__name__}); check the "
-            "network, or download the archive yourself and set data.source to path and data.path "
-            "to it"
+            f"network, or {instead}"
         ) from None
     except OSError as err:  # writing kagglehub's cache; anything else is not a download failure
         if full := disk_full(err, f"{handle!r} to kagglehub's cache", _ROOM):
@@ -84,7 +83,7 @@ def download(handle: str) -> Path:
         reason = str(err).splitlines()[0] if str(err) else ""
         raise GenderfaceError(
             f"Kaggle download of {handle!r} failed ({type(err).__name__}: {reason}); rerun, or "
-            "download the archive yourself and set data.source to path and data.path to it"
+            f"{instead}"
         ) from err
 
 

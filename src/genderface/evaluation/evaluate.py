@@ -1,6 +1,10 @@
 """The evaluate stage's work: score the held-out test split, and optionally an external folder,
 at the decision threshold stored with the model (chosen on validation, never on test).
 
+The test split is also scored by group (groups.py), its images joined to the split manifest on
+their path: by source, always, and by each attribute a source gives (age, race, ...); and each
+source's test images are scored alone, as the whole split is.
+
 Computation only: what gets written (DVCLive metrics, plots, gallery, predictions, model card)
 is reporting.py's job.
 """
@@ -12,11 +16,15 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
+from genderface.data.manifests import attribute_columns, read_manifest
 from genderface.data.shards import ShardInfo, StoredImage, records
+from genderface.errors import GenderfaceError
 from genderface.evaluation.external import External, evaluate_external
 from genderface.evaluation.files import Forward
+from genderface.evaluation.groups import GroupScores, by_group
 from genderface.evaluation.metrics import most_confident_mistakes
 from genderface.evaluation.scoring import Evaluation, LabelledImage, Scoring, scored
 from genderface.modeling.forward import forward_pass, outputs
@@ -44,6 +52,9 @@ class Report:
 
     info: ShardInfo
     test: Evaluation
+    groups: GroupScores  # the test split by source and by each attribute of the manifest
+    sources: dict[str, Evaluation]  # each source's test images scored alone, by source name
+    manifest: pd.DataFrame  # data/split/manifest.csv: the card's images per source and split
     mistakes: list[Mistake]
     external: External | None
     model: ModelInfo  # the evaluated model's sidecar: its framing and provenance
@@ -91,16 +102,54 @@ def collect_mistakes(
     ]
 
 
-def run_evaluation(params: EvaluateParams, shards_dir: Path, model_path: Path) -> Report:
-    """Test scores, the most confident mistakes, and the optional external folder."""
+def split_attributes(test: Evaluation, manifest: pd.DataFrame) -> pd.DataFrame:
+    """Each test image's source and attributes (its manifest row: `file` is the manifest's path,
+    as the shards record it), in the evaluation's image order."""
+    columns = ["source", *attribute_columns(manifest)]
+    rows = manifest.rename(columns={"path": "file"}).set_index("file")[columns]
+    joined = rows.reindex(test.files)
+    missing = joined.index[joined["source"].isna()]
+    if len(missing):
+        raise GenderfaceError(
+            f"test image {missing[0]} is not in the split manifest: the shards and the manifest "
+            "come from different runs; rerun `dvc repro`"
+        )
+    return joined.reset_index()
+
+
+def source_scores(test: Evaluation, sources: pd.Series, scoring: Scoring) -> dict[str, Evaluation]:
+    """Each source's test images (`sources`: each image's source, in the evaluation's order)
+    scored alone, with the whole split's threshold, baseline and bootstrap. A source whose test
+    images are of one class has no ROC-AUC or balanced accuracy: it is left out here, logged,
+    and scored in the by-source groups only."""
+    result = {}
+    for name in sorted(set(sources)):
+        keep = np.flatnonzero(sources.to_numpy() == name)
+        if len(set(test.y_true[keep])) < 2:
+            log.info("test %s: one class only, scored by group alone", name)
+            continue
+        images = [LabelledImage(test.files[i], test.sha256[i], int(test.y_true[i])) for i in keep]
+        result[name] = scored(f"test {name}", scoring, images, test.y_prob[keep])
+    return result
+
+
+def run_evaluation(
+    params: EvaluateParams, shards_dir: Path, model_path: Path, manifest_path: Path
+) -> Report:
+    """Test scores, by group and per source, the most confident mistakes, and the optional
+    external folder."""
     info = ShardInfo.read(shards_dir)
     classifier = load_classifier(model_path)
     scoring = Scoring.of(classifier, info, params)
     forward = forward_pass(classifier.model)
     test = evaluate_test(forward, shards_dir, info, scoring, params.batch_size)
+    manifest = read_manifest(manifest_path)
+    attributes = split_attributes(test, manifest)
+    groups = by_group(test, attributes, params.min_group)
+    sources = source_scores(test, attributes["source"], scoring)
     mistakes = collect_mistakes(test, shards_dir, info, params.mistakes)
     external = None
     if params.external:
         size, framing = classifier.image_size, classifier.info.framing
         external = evaluate_external(forward, size, framing, scoring, params)
-    return Report(info, test, mistakes, external, classifier.info)
+    return Report(info, test, groups, sources, manifest, mistakes, external, classifier.info)

@@ -8,6 +8,7 @@ gives the same bytes, and git shows only real changes.
 
 import math
 
+import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from tabulate import tabulate
 
@@ -60,6 +61,27 @@ def _no_face_table(info: ShardInfo) -> str:
     return _markdown(rows, ["split", *(f"{name}: no face found" for name in info.classes)])
 
 
+def _sources(data: dict, manifest: pd.DataFrame, classes: list[str]) -> dict:
+    """Every training source (metrics/data.json's `sources`, in params order): where it came
+    from, how it is labelled, its licence, its usable images per class, and its images per split
+    (the manifest's); and which sources are synthetic."""
+    per_split = manifest.groupby(["source", "split"]).size()
+    rows = [
+        [
+            f"`{name}`",
+            f"`{source['resolved']}`" + (" (SYNTHETIC)" if source["synthetic"] else ""),
+            source["labels"],
+            source["licence"],
+            *(source["usable_classes"].get(cls, 0) for cls in classes),
+            *(int(per_split.get((name, split), 0)) for split in SPLITS),
+        ]
+        for name, source in data["sources"].items()
+    ]
+    headers = ["source", "from", "labels", "licence", *(f"usable {c}" for c in classes), *SPLITS]
+    synthetic = [name for name, source in data["sources"].items() if source["synthetic"]]
+    return {"table": _markdown(rows, headers), "synthetic": synthetic}
+
+
 def _interval(bounds: dict[str, float] | None) -> str:
     return f"{bounds['low']:.3f} - {bounds['high']:.3f}" if bounds else ""
 
@@ -80,34 +102,62 @@ def _scores(evaluation: Evaluation, **extra: object) -> dict:
     return {"scores": scores, "table": table, "classes_table": classes_table, **extra}
 
 
+def _source_scores(sources: dict[str, Evaluation]) -> str:
+    """Each source's test images scored alone: the main scores with their bootstrap intervals."""
+    rows = [
+        [
+            f"`{name}`",
+            scores["images"],
+            *(
+                f"{scores[key]:.3f} ({_interval(scores[f'{key}_ci'])})"
+                for key in ("accuracy", "balanced_accuracy", "roc_auc")
+            ),
+            f"{scores['baseline_accuracy']:.3f}",
+        ]
+        for name, evaluation in sources.items()
+        for scores in [evaluation.scores]
+    ]
+    headers = ["source", "images", "accuracy", "balanced accuracy", "ROC-AUC", "majority baseline"]
+    return _markdown(rows, headers)
+
+
 def _rate(value: float, low: float, high: float) -> str:
     """A proportion and its interval, or a dash where the group has none of the images."""
     return "-" if math.isnan(value) else f"{value:.3f} ({low:.3f} - {high:.3f})"
 
 
 def _groups(groups: GroupScores, classes: list[str]) -> list[dict]:
-    """Per attribute: a table of its groups and a sentence on the largest gaps."""
+    """Per attribute: a table of its groups, how many images had no value for it, and a
+    sentence on the largest gaps."""
     sections = []
-    for attribute, rows in groups.table.groupby("attribute", sort=False):
+    for attribute, left_out in groups.left_out.items():
+        rows = groups.table[groups.table["attribute"] == attribute]
         table = [
             [
                 row["group"],
                 row["n"],
-                _rate(row["accuracy"], row["accuracy_low"], row["accuracy_high"]),
                 *(
-                    _rate(row[f"{c}_error"], row[f"{c}_error_low"], row[f"{c}_error_high"])
-                    for c in classes
+                    _rate(row[score], row[f"{score}_low"], row[f"{score}_high"])
+                    for score in ("accuracy", "balanced_accuracy", *(f"{c}_error" for c in classes))
                 ),
                 f"fewer than {groups.min_group}: not compared" if row["small"] else "",
             ]
             for _, row in rows.iterrows()
         ]
-        headers = [str(attribute), "images", "accuracy", *(f"{c} error rate" for c in classes), ""]
+        headers = [attribute, "images", "accuracy", "balanced accuracy"]
+        headers += [*(f"{c} error rate" for c in classes), ""]
         gaps = [
             f"{column.replace('_', ' ')} {gap['gap']:.3f} ({gap['max']} against {gap['min']})"
             for column, gap in groups.gaps[attribute].items()
         ]
-        sections.append({"name": attribute, "table": _markdown(table, headers), "gaps": gaps})
+        sections.append(
+            {
+                "name": attribute,
+                "table": _markdown(table, headers),
+                "gaps": gaps,
+                "left_out": left_out,
+            }
+        )
     return sections
 
 
@@ -184,8 +234,8 @@ def _export(export: dict | None) -> dict | None:
     return {**export, "quantized": quantized, "table": _markdown(rows, headers)}
 
 
-def render(report: Report, source: dict | None, export: dict | None = None) -> str:
-    """The model card as Markdown. `source` is metrics/source.json (what the data was), `export`
+def render(report: Report, data: dict, export: dict | None = None) -> str:
+    """The model card as Markdown. `data` is metrics/data.json (what each source was), `export`
     metrics/export.json (the exported files and their check); the report carries what made the
     model (its framing and provenance, from models/model.json)."""
     info = report.info
@@ -193,13 +243,11 @@ def render(report: Report, source: dict | None, export: dict | None = None) -> s
     total = sum(train.values())
     largest = majority_class(train)
     smallest = next(name for name in info.classes if name != largest)
-    source = source or {}
     return _TEMPLATES.get_template("model_card.md.j2").render(
         classes=info.classes,
         image_size=info.image_size,
         threshold=report.test.threshold,
-        origin=source.get("resolved", source.get("source")),
-        synthetic=bool(source.get("synthetic")),
+        sources=_sources(data, report.manifest, info.classes),
         data_table=_data_table(info),
         largest=largest,
         smallest=smallest,
@@ -208,6 +256,8 @@ def render(report: Report, source: dict | None, export: dict | None = None) -> s
         largest_share=train[largest] / total,
         smallest_share=train[smallest] / total,
         test=_scores(report.test),
+        source_scores=_source_scores(report.sources),
+        test_groups=_groups(report.groups, info.classes),
         external=_external(report.external),
         framing=report.model.framing,
         no_face_table=_no_face_table(info) if info.framing.crops else None,

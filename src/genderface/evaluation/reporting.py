@@ -99,37 +99,41 @@ def _plain(value: object) -> object:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def log_groups(live: Live, groups: GroupScores) -> None:
-    """external/groups/<attribute>/<group>/<score> and .../largest_gap/<score>/gap, in the same
-    metrics.json as every other score, so `dvc metrics diff` shows them. Undefined rates (a
-    group without images of a class) are left out, not written as NaN."""
+def log_groups(live: Live, prefix: str, groups: GroupScores) -> None:
+    """<prefix>/groups/<attribute>/<group>/<score>, .../largest_gap/<score> and .../left_out
+    (images without a value), in the same metrics.json as every other score, so `dvc metrics
+    diff` shows them. Undefined rates (a group without images of a class) are left out, not
+    written as NaN."""
     for row in groups.table.to_dict("records"):
-        prefix = f"external/groups/{row.pop('attribute')}/{row.pop('group')}"
+        group = f"{prefix}/groups/{row.pop('attribute')}/{row.pop('group')}"
         for key, value in row.items():
             if not (isinstance(value, float) and math.isnan(value)):
-                live.log_metric(f"{prefix}/{key}", _plain(value), plot=False)
+                live.log_metric(f"{group}/{key}", _plain(value), plot=False)
     for attribute, gaps in groups.gaps.items():
         for score, gap in gaps.items():
-            key = f"external/groups/{attribute}/largest_gap/{score}"
+            key = f"{prefix}/groups/{attribute}/largest_gap/{score}"
             live.log_metric(key, gap["gap"], plot=False)
+    for attribute, count in groups.left_out.items():
+        live.log_metric(f"{prefix}/groups/{attribute}/left_out", count, plot=False)
 
 
-def group_plot(groups: GroupScores | None) -> list[dict]:
-    """Plot data: each group's accuracy and 95% interval, one facet per attribute (bars with
-    whiskers). Empty without an attributes.csv: DVC then draws no chart and reports no error."""
+def group_plot(groups: GroupScores | None, score: str) -> list[dict]:
+    """Plot data: each group's `score` and 95% interval, one facet per attribute (bars with
+    whiskers). Empty without groups (an external folder without attributes.csv): DVC then draws
+    no chart and reports no error."""
     if groups is None:
         return []
     return [
         {
-            "attribute": row.attribute,
-            "group": row.group,
-            "accuracy": _plain(row.accuracy),
-            "low": _plain(row.accuracy_low),
-            "high": _plain(row.accuracy_high),
-            "images": int(row.n),
-            "small": bool(row.small),
+            "attribute": row["attribute"],
+            "group": row["group"],
+            score: _plain(row[score]),
+            "low": _plain(row[f"{score}_low"]),
+            "high": _plain(row[f"{score}_high"]),
+            "images": int(row["n"]),
+            "small": bool(row["small"]),
         }
-        for row in groups.table.itertuples()
+        for row in groups.table.to_dict("records")
     ]
 
 
@@ -138,18 +142,23 @@ def write_report(report: Report) -> None:
     external = report.external
     with Live(str(outputs.METRICS_DIR), dvcyaml=False, save_dvc_exp=False) as live:
         log_scores(live, "test", report.test.scores)
+        log_groups(live, "test", report.groups)
+        for name, evaluation in report.sources.items():
+            log_scores(live, f"test/sources/{name}", evaluation.scores)
         log_plots(live, report.test)
         if external is not None:
             log_scores(live, "external", external.evaluation.scores)
         if external is not None and external.groups is not None:
-            log_groups(live, external.groups)
+            log_groups(live, "external", external.groups)
     write_csv(outputs.predictions_file("test"), report.test.predictions())
     if external is not None:
         write_csv(outputs.predictions_file("external"), external.evaluation.predictions())
-    write_json(outputs.GROUP_PLOT, group_plot(external and external.groups))
+    write_json(outputs.GROUP_PLOT, group_plot(external and external.groups, "accuracy"))
+    # balanced accuracy: the test split's groups are judged by it (issue 30's acceptance)
+    write_json(outputs.TEST_GROUP_PLOT, group_plot(report.groups, "balanced_accuracy"))
     wrong = int((report.test.y_pred != report.test.y_true).sum())
     save_png(mistakes_figure(report.mistakes, wrong), outputs.MISTAKES_GALLERY)
-    source = json.loads(layout.SOURCE_METRICS.read_text())
+    data = json.loads(layout.DATA_METRICS.read_text())
     exported = layout.EXPORT_METRICS  # the export stage's; absent when evaluate runs alone
     export = json.loads(exported.read_text()) if exported.is_file() else None
-    write_text(outputs.MODEL_CARD, render(report, source, export))
+    write_text(outputs.MODEL_CARD, render(report, data, export))

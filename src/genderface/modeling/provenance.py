@@ -3,7 +3,8 @@
 Recorded in models/model.json beside the classes and threshold, and shown in the model card, so
 a metric is never separated from how it was made. Deterministic: no times, hosts or paths; the
 CPU is named only when it chose the kernels (train.deterministic false), so a deterministic run
-records the same bytes on every CPU.
+records the same bytes on every CPU. train.balance's groups are recorded only when it has
+columns, so a model drawn in proportion keeps the record it had before balancing existed.
 """
 
 import platform
@@ -12,12 +13,16 @@ from importlib.metadata import version
 import keras
 import tensorflow as tf
 
+from genderface.data.sampling import Groups
 from genderface.modeling.devices import Devices, cpu_kernels
 from genderface.params import TrainParams
 
 
-def provenance(devices: Devices, params: TrainParams, recipe: str) -> dict:
-    """The versions, devices, recipe and resolved precision, XLA and determinism of a training run.
+def provenance(
+    devices: Devices, params: TrainParams, recipe: str, groups: Groups | None = None
+) -> dict:
+    """The versions, devices, recipe and resolved precision, XLA and determinism of a training
+    run, and the groups train.balance drew equally often with their train records.
 
     XLA is what took effect: Keras turns jit_compile off under op determinism.
     """
@@ -38,4 +43,5 @@ def provenance(devices: Devices, params: TrainParams, recipe: str) -> dict:
         "mixed_precision": devices.dtype_policy,
         "xla": devices.jit_compile and not params.deterministic,
         "deterministic": params.deterministic,
+        **({"balance": groups.as_dict()} if groups is not None else {}),
     }

@@ -8,8 +8,8 @@ patience, best loss, best epoch and best weights (Keras' BackupAndRestore keeps 
 The snapshot's state.json is written last and names its files, so a kill at any instant leaves
 the previous complete snapshot. A finished phase leaves its weights, seeds and a marker.
 `EpochCurves` logs each epoch's DVCLive row at the epoch's own step and drops rows a killed run
-logged past its snapshot. Everything is tied to a fingerprint of the params and data, so a
-changed pipeline never resumes from a stale run.
+logged past its snapshot. Everything is tied to a fingerprint of the params and data (with
+train.balance, the records' groups too), so a changed pipeline never resumes from a stale run.
 """
 
 import hashlib
@@ -22,6 +22,7 @@ import keras
 import numpy as np
 from dvclive.keras import DVCLiveCallback
 
+from genderface.data.sampling import Groups
 from genderface.fsutil import atomic_path, write_json, write_text
 from genderface.params import Params
 
@@ -198,11 +199,15 @@ class Backup:
         _assign_seeds(model, self.state[phase]["seeds"])
 
 
-def fingerprint(params: Params, shards_dir: Path) -> str:
-    """What a resumable run depends on: the model and training params and the shards' bytes."""
+def fingerprint(params: Params, shards_dir: Path, groups: Groups | None = None) -> str:
+    """What a resumable run depends on: the model and training params, the shards' bytes and
+    the train records' groups (the manifest can regroup them and leave the shards as they are)."""
     digest = hashlib.sha256()
     relevant = {"model": params.model.model_dump(), "train": params.train.model_dump()}
     digest.update(json.dumps(relevant, sort_keys=True).encode())
+    if groups is not None:
+        digest.update(json.dumps(groups.values).encode())
+        digest.update(groups.of_record.tobytes())
     for shard in sorted(shards_dir.iterdir()):
         digest.update(shard.name.encode())
         with shard.open("rb") as stream:

@@ -8,7 +8,9 @@ Phase 2 unfreezes `train.fine_tune_blocks` conv blocks at a lower learning rate,
 Scratch, for random weights (nothing learned to transfer): every layer trains from the first
 step, after a linear warm-up of the learning rate.
 Each phase stops early on validation loss and keeps its best weights; the resume state
-(resume.py) lets a killed run continue from its last completed epoch to the same model.
+(resume.py) lets a killed run continue from its last completed epoch to the same model. With
+train.balance every phase draws its epochs group by group (data/sampling.py), the bottleneck
+features as the pixels.
 """
 
 import logging
@@ -20,6 +22,7 @@ import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 from genderface.data.input_pipeline import TrainingData, batched, shuffled_epochs, steps_per_epoch
+from genderface.data.sampling import Groups
 from genderface.decision import choose_threshold
 from genderface.modeling.devices import Devices, precision, resolve_devices
 from genderface.modeling.forward import labelled_outputs
@@ -102,11 +105,13 @@ class LogLearningRate(keras.callbacks.Callback):
 
 @dataclass(frozen=True)
 class _Phase:
-    """One fit: which model, on which examples, over which epochs (numbered across phases)."""
+    """One fit: which model, on which examples (and their train.balance groups), over which
+    epochs (numbered across phases)."""
 
     name: str
     model: keras.Model
     train: tf.data.Dataset  # unbatched: shuffled_epochs() batches it
+    groups: Groups | None  # of train's records, in its order
     validation: tf.data.Dataset
     start: int
     end: int
@@ -141,8 +146,9 @@ def _fit_phase(
     )
     resumed = backup.resume_epoch(phase.name, phase.end) if backup else None
     first = phase.start if resumed is None else resumed
+    draw = phase.groups.draw if phase.groups is not None else None
     phase.model.fit(
-        shuffled_epochs(phase.train, cfg.batch_size, cfg.seed, first, phase.end),
+        shuffled_epochs(phase.train, cfg.batch_size, cfg.seed, first, phase.end, draw),
         steps_per_epoch=steps,
         validation_data=phase.validation,
         initial_epoch=first,
@@ -172,6 +178,7 @@ def _plan_phase(
     name: str,
     model: keras.Model,
     data: TrainingData,
+    groups: Groups | None,
     cfg: TrainParams,
     devices: Devices,
     epoch: int,
@@ -187,10 +194,10 @@ def _plan_phase(
         # compiled, so the saved model carries no stale optimizer for it.
         with devices.strategy.scope():
             trainer = keras.Model(head.inputs, head.outputs, name="head_trainer")
-        train = _features(model, data.train, batch)
+        train = _features(model, data.train, batch)  # in data.train's order: the same groups
         validation = batched(_features(model, data.validation, batch), batch)
-        return _Phase(name, trainer, train, validation, epoch, end)
-    return _Phase(name, model, data.train, batched(data.validation, batch), epoch, end)
+        return _Phase(name, trainer, train, groups, validation, epoch, end)
+    return _Phase(name, model, data.train, groups, batched(data.validation, batch), epoch, end)
 
 
 def train(
@@ -199,13 +206,15 @@ def train(
     callbacks: list[keras.callbacks.Callback],
     backup: Backup | None = None,
     devices: Devices | None = None,
+    groups: Groups | None = None,
 ) -> Classifier:
     """The recipe's phases, then the decision threshold chosen on validation; the classifier records
     what made it (provenance).
 
     Seeds come from train.seed; with train.deterministic, TensorFlow's ops are deterministic too,
     so the same params and data give the same model. With a backup, each completed epoch is
-    saved in it and a rerun resumes from it.
+    saved in it and a rerun resumes from it. With `groups` (train.balance, sampling.read_groups)
+    each group is drawn equally often; class weights still follow the split's class counts.
     """
     cfg = params.train
     devices = devices or resolve_devices(cfg)
@@ -215,6 +224,8 @@ def train(
         if devices.jit_compile:
             log.warning("XLA stays off: Keras disables jit_compile under op determinism")
     weights = class_weights(data.info.classes, data.info.counts["train"], cfg.class_weights)
+    if groups is not None:
+        log.info("%s", groups.describe())
     with precision(devices.dtype_policy), devices.strategy.scope():
         model = build_model(
             data.info.image_size, params.model, cfg.augment, cfg.seed, recipe=params.recipe
@@ -233,13 +244,13 @@ def train(
             backup.restore(name, model)
             epoch = done
             continue
-        phase = _plan_phase(name, model, data, cfg, devices, epoch)
+        phase = _plan_phase(name, model, data, groups, cfg, devices, epoch)
         epoch = _fit_phase(phase, cfg, devices, weights, callbacks, backup)
         if backup:
             backup.finish(name, model, epoch)
     model = float32_model(model)  # what is saved, scored and used by predict (model_file.py)
     threshold = _threshold(model, data, cfg)
-    made = provenance(devices, cfg, params.recipe)
+    made = provenance(devices, cfg, params.recipe, groups)
     info = ModelInfo(data.info.classes, threshold, data.info.framing, made)
     return Classifier(model, info)
 
