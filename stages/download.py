@@ -12,9 +12,9 @@ from genderface.params import load_params
 
 def main() -> None:
     params = load_params()
-    name, source = params.source(sys.argv[1:])
-    summary = fetch(name, source, params.data.demo, layout.RAW_DIR / name)
-    write_json(layout.source_metrics(name), summary.as_metrics())
+    source = params.source(sys.argv[1:])
+    summary = fetch(source.name, source.params, params.data.demo, layout.RAW_DIR / source.name)
+    write_json(layout.source_metrics(source.name), summary.as_metrics())
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from genderface.params import load_params
 def main() -> None:
     params = load_params()
     out = SplitFiles(layout.MANIFEST, layout.DATA_METRICS, layout.DATA_REPORT)
-    split_sources(list(params.data.sources), params.split, out)
+    split_sources(params.data.sources, params.split, out)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ from genderface.params import load_params
 
 def main() -> None:
     params = load_params()
-    name, source = params.source(sys.argv[1:])
-    validate(layout.RAW_DIR, name, source, layout.checks_file(name))
+    source = params.source(sys.argv[1:])
+    validate(layout.RAW_DIR, source.name, source.params, layout.checks_file(source.name))
 
 
 if __name__ == "__main__":

@@ -76,7 +76,8 @@ def test_a_labels_csv_gives_labels_and_attributes_and_unlisted_files_are_unlabel
     (root / "img").mkdir(parents=True)
     for name in ("a.png", "b.png", "c.png"):
         (root / "img" / name).write_bytes(image_bytes((len(name), 3, 4), "PNG"))
-    (root / "labels.csv").write_text("file,label,age\nimg/a.png,man,20-29\nimg/b.png,woman,\n")
+    # a trailing comma on every row, as some spreadsheets write them
+    (root / "labels.csv").write_text("file,label,age\nimg/a.png,man,20-29,\nimg/b.png,woman,,\n")
     found = labelled_files(root, "extra", _source("csv", "labels.csv"))
     assert [(f.relative, f.label, f.attributes, f.problem) for f in found] == [
         ("img/a.png", "man", {"age": "20-29"}, ""),
@@ -91,9 +92,14 @@ def test_a_labels_csv_gives_labels_and_attributes_and_unlisted_files_are_unlabel
         (None, "data.sources.extra.labels_file 'labels.csv': no such file in the source"),
         (
             "file,label\nimg/a.png,man\nimg/missing.png,woman\n",
-            "data.sources.extra.labels_file 'labels.csv': names img/missing.png, which is not in "
-            "the source; fix the CSV or add it",
+            "data.sources.extra.labels_file 'labels.csv': names img/missing.png, which is not a "
+            "file in the source; give paths relative to the source's folder, fix the CSV or add "
+            "the file",
         ),
+        ("file,label\n/etc/hostname,man\n", "names /etc/hostname, which is not a file in the"),
+        ("file,label,split\nimg/a.png,man,train\n", "other than format, height, label, path"),
+        ("file,label\n./img/a.png,man\nimg/a.png,man\n", "img/a.png is listed twice"),
+        ("", "not a readable CSV (EmptyDataError); save it as UTF-8 CSV"),
         ("file,gender\nimg/a.png,man\n", "needs columns file, label and attributes"),
         ("file,label\nimg/a.png,man\nimg/a.png,man\n", "img/a.png is listed twice"),
         ("file,label\nimg/a.png,\n", "img/a.png has no label; give every file one"),
@@ -133,7 +139,7 @@ def _downloads(tmp_path, sources: dict[str, SourceParams]) -> None:
     folder.mkdir(parents=True)
     for name, params in sources.items():
         record = {"source": params.read, "resolved": params.read, "synthetic": False}
-        record |= {"labels": params.labels, "licence": params.licence, "files": 0}
+        record |= {"labels": params.labels, "downloaded_files": 0}
         (folder / f"{name}.json").write_text(json.dumps(record))
 
 
@@ -150,7 +156,7 @@ def test_two_sources_split_together_per_source_with_copies_in_one_split(tmp_path
             tmp_path / "data" / "raw", name, params, tmp_path / "data" / "validate" / f"{name}.csv"
         )
     out = SplitFiles(tmp_path / "manifest.csv", tmp_path / "data.json", tmp_path / "data.md")
-    summary = split_sources(list(sources), SPLIT, out)
+    summary = split_sources(sources, SPLIT, out)
 
     manifest = read_manifest(out.manifest)
     assert list(manifest.columns) == ["path", "source", "label", "sha256", "split", "age", "race"]

@@ -42,7 +42,7 @@ def test_repro_on_the_real_sample_writes_every_output(sample_project):
     assert framing["no_face"] == {split: {"man": 0, "woman": 0} for split in framing["counts"]}
     source = sample_project.json(f"metrics/sources/{FIRST_SOURCE}.json")
     assert source["synthetic"] is False
-    assert source["files"] == 3000
+    assert source["downloaded_files"] == 3000
     assert data["sources"][FIRST_SOURCE]["classes"] == {"man": 1950, "woman": 1050}
     assert data["sources"][FIRST_SOURCE]["splits"] == {
         split: {label: n for (label, s), n in counts.items() if s == split}

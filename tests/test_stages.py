@@ -15,7 +15,6 @@ from .conftest import (
     ARCHIVE,
     FIRST_SOURCE,
     run_stage,
-    tiny_params_dict,
     write_faces,
     write_params,
 )
@@ -35,8 +34,7 @@ def test_download_demo_writes_raw_and_source_metrics(tmp_path):
         "resolved": "demo",
         "synthetic": True,
         "labels": "folders",
-        "licence": tiny_params_dict()["data"]["sources"][FIRST_SOURCE]["licence"],
-        "files": 40,
+        "downloaded_files": 40,
     }
 
 

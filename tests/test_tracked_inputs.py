@@ -111,11 +111,11 @@ def test_folder_source_tracked_by_content(project):
     _assert_reader_reruns(project, DOWNLOAD, IMAGES_READ)
     (man / "man_new.jpg").write_bytes(image_bytes((0, 99, 99)))
     _assert_reader_reruns(project, DOWNLOAD, COUNTS_READ)
-    assert project.json(DOWNLOADED)["files"] == 21
+    assert project.json(DOWNLOADED)["downloaded_files"] == 21
     assert _raw_counts(project) == {"man": 11, "woman": 10}
     (man / "man_2.jpg").unlink()  # back to the counts dvc.lock holds: split is up to date
     _assert_reader_reruns(project, DOWNLOAD, IMAGES_READ)
-    assert project.json(DOWNLOADED)["files"] == 20
+    assert project.json(DOWNLOADED)["downloaded_files"] == 20
     assert _raw_counts(project) == {"man": 10, "woman": 10}
 
 
@@ -145,7 +145,7 @@ def test_zip_source_outside_the_project_tracked_by_content(project, tmp_path):
         change()
         zip_folder(folder, archive)
         _assert_reader_reruns(project, DOWNLOAD, stale)
-    assert project.json(DOWNLOADED)["files"] == 20
+    assert project.json(DOWNLOADED)["downloaded_files"] == 20
     assert _raw_counts(project) == {"man": 10, "woman": 10}
 
 

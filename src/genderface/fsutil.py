@@ -83,7 +83,8 @@ def parse_csv(source: Path | io.BytesIO) -> "pd.DataFrame":
     """Every column as text: hashes and paths must not be parsed as numbers or NaN."""
     import pandas as pd
 
-    return pd.read_csv(source, dtype=str, keep_default_na=False)
+    # index_col=False: a trailing comma on every row must not shift the columns
+    return pd.read_csv(source, dtype=str, keep_default_na=False, index_col=False)
 
 
 def read_csv(path: Path, stage: str) -> "pd.DataFrame":

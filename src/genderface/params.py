@@ -2,6 +2,7 @@
 
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -314,6 +315,14 @@ class ExportParams(_Section):
     seed: int = Field(ge=0, description="of the bootstrap")
 
 
+@dataclass(frozen=True)
+class NamedSource:
+    """An entry of data.sources and its name."""
+
+    name: str
+    params: SourceParams
+
+
 class Params(_Section):
     data: DataParams
     split: SplitParams
@@ -332,14 +341,14 @@ class Params(_Section):
             )
         return self
 
-    def source(self, argv: list[str]) -> tuple[str, SourceParams]:
+    def source(self, argv: list[str]) -> "NamedSource":
         """The source a per-source stage (download@<name>, validate@<name>) was run for."""
         if len(argv) != 1 or argv[0] not in self.data.sources:
             raise GenderfaceError(
                 f"expected one source name of data.sources ({', '.join(self.data.sources)}), "
                 f"got {' '.join(argv) or 'none'}; run it through `dvc repro`"
             )
-        return argv[0], self.data.sources[argv[0]]
+        return NamedSource(argv[0], self.data.sources[argv[0]])
 
     @property
     def recipe(self) -> Literal["transfer", "scratch"]:

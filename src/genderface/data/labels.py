@@ -14,10 +14,12 @@ them; a labels file that cannot be used is an error naming the source and the fi
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
 
 from genderface.data.folders import class_files, files_under
-from genderface.data.manifests import UNLABELLED
+from genderface.data.manifests import TAKEN, UNLABELLED, is_attribute_name
 from genderface.errors import GenderfaceError
 from genderface.fsutil import parse_csv
 from genderface.layout import FACES
@@ -29,7 +31,6 @@ UTKFACE_RACES = ("White", "Black", "Asian", "Indian", "Other")
 AGE_BANDS = ((3, "0-2"), (10, "3-9"), (20, "10-19"), (30, "20-29"), (40, "30-39"))
 AGE_BANDS += ((50, "40-49"), (60, "50-59"), (70, "60-69"))
 """FairFace's age groups (upper bound exclusive; older: "70+"), so groups line up across sets."""
-_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # each names a metrics key and a plot file
 
 
 @dataclass(frozen=True)
@@ -85,24 +86,30 @@ def _csv(root: Path, name: str, params: SourceParams) -> list[Labelled]:
     table = root / params.labels_file
     if not table.is_file():
         raise GenderfaceError(f"{where}: no such file in the source; name its labels CSV")
-    frame = parse_csv(table)
+    try:
+        frame = parse_csv(table)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise GenderfaceError(
+            f"{where}: not a readable CSV ({type(err).__name__}); save it as UTF-8 CSV"
+        ) from None
     attributes = [c for c in frame.columns if c not in ("file", "label")]
-    if {"file", "label"} - set(frame.columns) or not all(
-        _ATTRIBUTE_NAME.fullmatch(c) for c in attributes
-    ):
+    if {"file", "label"} - set(frame.columns) or not all(map(is_attribute_name, attributes)):
         raise GenderfaceError(
             f"{where}: needs columns file, label and attributes named with letters, digits, "
-            f"_ . -; got {', '.join(frame.columns)}: fix its header"
+            f"_ . - other than {', '.join(sorted(TAKEN))}; got {', '.join(frame.columns)}: "
+            "fix its header"
         )
     listed: dict[str, Labelled] = {}
     for row in frame.to_dict("records"):
-        relative = row["file"]
+        named = PurePosixPath(row["file"])
+        relative = named.as_posix()  # "./a.jpg" and "a.jpg" are one file
         path = root / relative
         if relative in listed:
             raise GenderfaceError(f"{where}: {relative} is listed twice; list each file once")
-        if not path.is_file() or ".." in Path(relative).parts:
+        if named.is_absolute() or ".." in named.parts or not path.is_file():
             raise GenderfaceError(
-                f"{where}: names {relative}, which is not in the source; fix the CSV or add it"
+                f"{where}: names {row['file']}, which is not a file in the source; give paths "
+                "relative to the source's folder, fix the CSV or add the file"
             )
         if not row["label"]:
             raise GenderfaceError(f"{where}: {relative} has no label; give every file one")

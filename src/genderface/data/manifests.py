@@ -8,6 +8,7 @@ Both tables have fixed columns, then one text column per attribute (age, race, .
 source gives; a source without an attribute leaves it "".
 """
 
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -45,6 +46,14 @@ CONFLICT = "in both classes"
 """How a FileCheck's problem begins: why the file is in no split."""
 
 CHECK_COLUMNS = [f.name for f in fields(FileCheck) if f.name != "attributes"]
+ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # each names a metrics key and a plot file
+TAKEN = frozenset(CHECK_COLUMNS) | frozenset(MANIFEST_COLUMNS)
+"""Column names the tables use themselves: an attribute cannot be called so."""
+
+
+def is_attribute_name(name: str) -> bool:
+    """Whether `name` can be an attribute column of the checks and the manifest."""
+    return bool(ATTRIBUTE_NAME.fullmatch(name)) and name not in TAKEN
 
 
 def attribute_names(checks: list[FileCheck]) -> list[str]:

@@ -40,7 +40,7 @@ _ROOM = "free space on that disk (data/raw, and DVC's cache as much again) and r
 @dataclass(frozen=True)
 class SourceSummary:
     """What was downloaded: written to metrics/sources/<name>.json, so every run says what data
-    it saw."""
+    it saw (its licence, a parameter only, is split's to report)."""
 
     name: str
     params: SourceParams
@@ -57,8 +57,7 @@ class SourceSummary:
             "resolved": self.resolved,
             "synthetic": self.synthetic,
             "labels": self.params.labels,
-            "licence": self.params.licence,
-            "files": self.files,
+            "downloaded_files": self.files,
         }
 
 

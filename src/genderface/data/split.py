@@ -10,7 +10,7 @@ configured proportions; copies in later sources follow their picture. Hence:
 
 - the same input and seed give a byte-identical manifest, and renaming a file moves nothing;
 - adding a source moves none of the earlier sources' images (unless it labels one of their
-  pictures the other way: validation then excludes the conflict everywhere);
+  pictures the other way: split then excludes the conflict everywhere);
 - adding or removing pictures in a source moves only them, plus the few old pictures of that
   stratum that sit next to a cut (see docs/data.md);
 - per stratum, each split's file count is within 1 of the exact proportion when no group of
@@ -37,7 +37,7 @@ from genderface.data.summary import mark_conflicts, report, summarize_sources
 from genderface.errors import GenderfaceError
 from genderface.fsutil import write_json, write_text
 from genderface.layout import SPLITS, checks_file, source_metrics
-from genderface.params import SplitParams
+from genderface.params import SourceParams, SplitParams
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ class UsableFile:
 
 
 def usable_files(checks: list[FileCheck]) -> list[UsableFile]:
-    """The files validation kept (readable, labelled, not filed under both classes)."""
+    """The usable files: readable, labelled, and not filed under both classes (once
+    summary.mark_conflicts has marked those)."""
     return [
         UsableFile(c.path, c.source, c.label, c.sha256, c.attributes)
         for c in checks
@@ -90,8 +91,8 @@ def split(records: list[UsableFile], params: SplitParams, sources: list[str]) ->
     for digest, group in by_hash.items():
         if len({r.label for r in group}) > 1:
             raise GenderfaceError(
-                f"{group[0].path}: the same picture is filed under {len(group)} classes; "
-                f"validation excludes such files, run `dvc repro` ({digest[:12]})"
+                f"{group[0].path}: the same picture is filed under both classes "
+                f"({digest[:12]}); exclude every copy (summary.mark_conflicts) before splitting"
             )
         first = min(sources.index(r.source) for r in group)
         own = sum(r.source == sources[first] for r in group)
@@ -162,18 +163,18 @@ class SplitFiles:
     report: Path
 
 
-def split_sources(sources: list[str], params: SplitParams, out: SplitFiles) -> dict:
-    """Every source's checks (data/validate/<name>.csv) and download (metrics/sources/<name>.json)
-    -> the manifest, data.json and data.md; returns data.json's content."""
+def split_sources(sources: dict[str, SourceParams], params: SplitParams, out: SplitFiles) -> dict:
+    """Every source's checks (data/validate/<name>.csv), download (metrics/sources/<name>.json)
+    and licence -> the manifest, data.json and data.md; returns data.json's content."""
     downloads = {}
-    for name in sources:
+    for name, source in sources.items():
         path = source_metrics(name)
         if not path.is_file():
             raise GenderfaceError(f"{path}: not found; run `dvc repro download@{name}` first")
-        downloads[name] = json.loads(path.read_text())
+        downloads[name] = json.loads(path.read_text()) | {"licence": source.licence}
     checks = mark_conflicts([c for name in sources for c in read_checks(checks_file(name))])
-    manifest = split(usable_files(checks), params, sources)
-    summary = summarize_sources(checks, downloads, split_counts(manifest, sources))
+    manifest = split(usable_files(checks), params, list(sources))
+    summary = summarize_sources(checks, downloads, split_counts(manifest, list(sources)))
     write_manifest(manifest, out.manifest)
     write_json(out.metrics, summary)
     write_text(out.report, report(summary))

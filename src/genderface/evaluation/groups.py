@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genderface.data.manifests import ATTRIBUTE_NAME
 from genderface.errors import GenderfaceError
 from genderface.evaluation.outputs import PREDICTION_COLUMNS
 from genderface.evaluation.scoring import Evaluation
@@ -17,7 +18,6 @@ from genderface.fsutil import parse_csv
 from genderface.stats import wilson, wilson_mean
 
 ATTRIBUTES = "attributes.csv"
-ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # each names a metrics key and a plot file
 
 
 def read_attributes(path: Path) -> pd.DataFrame:
