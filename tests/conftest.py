@@ -155,6 +155,7 @@ LONGEST_FIRST = (
     "test_cpu_kernels.py",
     "test_resume.py",
     "test_experiments.py",
+    "test_multi_source.py",
     "test_rerun_scope.py",
     "test_faults.py",
     "test_branches.py",

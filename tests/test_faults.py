@@ -449,7 +449,7 @@ def test_interrupted_download_restarts_cleanly(tmp_path, project):
         expected = {n: hashlib.sha256(zf.read(n)).hexdigest() for n in zf.namelist()}
     assert tree_digest(raw) == {f"{FIRST_SOURCE}/{name}": sha for name, sha in expected.items()}
     downloaded = project / "metrics" / "sources" / f"{FIRST_SOURCE}.json"
-    assert yaml.safe_load(downloaded.read_text())["files"] == 3000
+    assert yaml.safe_load(downloaded.read_text())["downloaded_files"] == 3000
 
 
 # predict: a model file that is missing or corrupt ----------------------------------------------
