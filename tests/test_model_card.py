@@ -1,7 +1,6 @@
 import re
 
 import numpy as np
-import pandas as pd
 
 from genderface.data.framing import Framing
 from genderface.data.shards import ShardInfo
@@ -39,8 +38,11 @@ def _evaluation(threshold: float = 0.42) -> Evaluation:
     return Evaluation(scores, CLASSES, threshold, files, files, y_true, y_prob, bins=10)
 
 
-def _source(origin: str, licence: str, labels: str, usable: dict[str, int]) -> dict:
-    """One source of metrics/data.json, as the split stage writes it."""
+def _source(
+    origin: str, licence: str, labels: str, usable: dict[str, int], splits: tuple[int, int, int]
+) -> dict:
+    """One source of metrics/data.json, as the split stage writes it: `splits` its images in
+    train, test and validation (all counted as man: the card shows totals)."""
     files = sum(usable.values())
     return {
         "source": origin,
@@ -51,26 +53,15 @@ def _source(origin: str, licence: str, labels: str, usable: dict[str, int]) -> d
         "files": files,
         "usable": files,
         "usable_classes": usable,
+        "splits": {split: {"man": n} for split, n in zip(SPLITS, splits, strict=True)},
     }
 
 
-ARCHIVE = _source("faces.zip", "CC0-1.0", "folders", {"man": 40, "woman": 18})
+ARCHIVE = _source("faces.zip", "CC0-1.0", "folders", {"man": 40, "woman": 18}, (40, 9, 8))
 UTKFACE = _source(
-    "/data/UTKFace", "non-commercial research only", "utkface", {"man": 9, "woman": 8}
+    "/data/UTKFace", "non-commercial research only", "utkface", {"man": 9, "woman": 8}, (11, 3, 2)
 )
 DATA = {"sources": {"archive": ARCHIVE, "utkface": UTKFACE}}
-SPLIT_COUNTS = {"archive": (40, 9, 8), "utkface": (11, 3, 2)}  # train, test, validation
-
-
-def _manifest(counts: dict[str, tuple[int, int, int]]) -> pd.DataFrame:
-    """A manifest with this many images per source in train, test and validation."""
-    rows = [
-        (f"{source}/{split}/{i}.jpg", source, "man", f"{i:064d}", split)
-        for source, sizes in counts.items()
-        for split, size in zip(SPLITS, sizes, strict=True)
-        for i in range(size)
-    ]
-    return pd.DataFrame(rows, columns=["path", "source", "label", "sha256", "split"])
 
 
 def _test_groups(test: Evaluation) -> GroupScores:
@@ -85,11 +76,11 @@ def sample_report(
     model: ModelInfo = WHOLE, external: External | None = None, info: ShardInfo = INFO
 ) -> Report:
     """A report on 10 test images from two sources (the archive without ages), each also
-    scored alone, with DATA's sources and SPLIT_COUNTS' manifest."""
+    scored alone (DATA has their sources)."""
     test = _evaluation()
     sources = {"archive": _evaluation(), "utkface": _evaluation(threshold=0.65)}
     groups = _test_groups(test)
-    return Report(info, test, groups, sources, _manifest(SPLIT_COUNTS), [], external, model)
+    return Report(info, test, groups, sources, [], external, model)
 
 
 def _render(report: Report, data: dict = DATA, export: dict | None = None) -> str:
@@ -136,10 +127,8 @@ def test_card_lists_every_training_source_with_its_licence_and_counts():
         "| 2 |"
     ) in card
     assert "bound by each training source's licence" in card
-    demo = {"sources": {"demo": _source("demo", "synthetic", "folders", {"man": 5, "woman": 4})}}
-    report = sample_report()
-    report = Report(**{**vars(report), "manifest": _manifest({"demo": (5, 2, 1)})})
-    card = _render(report, demo)
+    demo_source = _source("demo", "synthetic", "folders", {"man": 5, "woman": 4}, (5, 2, 1))
+    card = _render(sample_report(), {"sources": {"demo": demo_source}})
     assert "| `demo` | `demo` (SYNTHETIC) | folders | synthetic | 5 | 4 | 5 | 2 | 1 |" in card
     assert "`demo` is **SYNTHETIC demo images**: scores on it say nothing about real faces." in card
 

@@ -67,6 +67,7 @@ def _evaluate_workdir(trained_model: Path, work: Path) -> None:
 
     from genderface.data.manifests import MANIFEST_COLUMNS, write_manifest
     from genderface.data.shards import ShardInfo, records  # TensorFlow: only when needed
+    from genderface.data.split import split_counts
     from genderface.layout import SPLITS
 
     shards = trained_model.parent.parent / "shards"
@@ -90,6 +91,7 @@ def _evaluate_workdir(trained_model: Path, work: Path) -> None:
             "files": len(images),
             "usable": len(images),
             "usable_classes": images["label"].value_counts().to_dict(),
+            "splits": split_counts(manifest, [name])[name],
         }
         for name, images in manifest.groupby("source")
     }

@@ -54,7 +54,6 @@ class Report:
     test: Evaluation
     groups: GroupScores  # the test split by source and by each attribute of the manifest
     sources: dict[str, Evaluation]  # each source's test images scored alone, by source name
-    manifest: pd.DataFrame  # data/split/manifest.csv: the card's images per source and split
     mistakes: list[Mistake]
     external: External | None
     model: ModelInfo  # the evaluated model's sidecar: its framing and provenance
@@ -143,8 +142,7 @@ def run_evaluation(
     scoring = Scoring.of(classifier, info, params)
     forward = forward_pass(classifier.model)
     test = evaluate_test(forward, shards_dir, info, scoring, params.batch_size)
-    manifest = read_manifest(manifest_path)
-    attributes = split_attributes(test, manifest)
+    attributes = split_attributes(test, read_manifest(manifest_path))
     groups = by_group(test, attributes, params.min_group)
     sources = source_scores(test, attributes["source"], scoring)
     mistakes = collect_mistakes(test, shards_dir, info, params.mistakes)
@@ -152,4 +150,4 @@ def run_evaluation(
     if params.external:
         size, framing = classifier.image_size, classifier.info.framing
         external = evaluate_external(forward, size, framing, scoring, params)
-    return Report(info, test, groups, sources, manifest, mistakes, external, classifier.info)
+    return Report(info, test, groups, sources, mistakes, external, classifier.info)

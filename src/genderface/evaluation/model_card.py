@@ -8,7 +8,6 @@ gives the same bytes, and git shows only real changes.
 
 import math
 
-import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from tabulate import tabulate
 
@@ -61,11 +60,10 @@ def _no_face_table(info: ShardInfo) -> str:
     return _markdown(rows, ["split", *(f"{name}: no face found" for name in info.classes)])
 
 
-def _sources(data: dict, manifest: pd.DataFrame, classes: list[str]) -> dict:
+def _sources(data: dict, classes: list[str]) -> dict:
     """Every training source (metrics/data.json's `sources`, in params order): where it came
-    from, how it is labelled, its licence, its usable images per class, and its images per split
-    (the manifest's); and which sources are synthetic."""
-    per_split = manifest.groupby(["source", "split"]).size()
+    from, how it is labelled, its licence, its usable images per class and per split; and which
+    sources are synthetic."""
     rows = [
         [
             f"`{name}`",
@@ -73,7 +71,7 @@ def _sources(data: dict, manifest: pd.DataFrame, classes: list[str]) -> dict:
             source["labels"],
             source["licence"],
             *(source["usable_classes"].get(cls, 0) for cls in classes),
-            *(int(per_split.get((name, split), 0)) for split in SPLITS),
+            *(sum(source["splits"][split].values()) for split in SPLITS),
         ]
         for name, source in data["sources"].items()
     ]
@@ -247,7 +245,7 @@ def render(report: Report, data: dict, export: dict | None = None) -> str:
         classes=info.classes,
         image_size=info.image_size,
         threshold=report.test.threshold,
-        sources=_sources(data, report.manifest, info.classes),
+        sources=_sources(data, info.classes),
         data_table=_data_table(info),
         largest=largest,
         smallest=smallest,

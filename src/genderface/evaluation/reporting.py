@@ -154,7 +154,7 @@ def write_report(report: Report) -> None:
     if external is not None:
         write_csv(outputs.predictions_file("external"), external.evaluation.predictions())
     write_json(outputs.GROUP_PLOT, group_plot(external and external.groups, "accuracy"))
-    # balanced accuracy: the test split's groups are judged by it (issue 30's acceptance)
+    # balanced accuracy: a group's class mix would otherwise move its accuracy
     write_json(outputs.TEST_GROUP_PLOT, group_plot(report.groups, "balanced_accuracy"))
     wrong = int((report.test.y_pred != report.test.y_true).sum())
     save_png(mistakes_figure(report.mistakes, wrong), outputs.MISTAKES_GALLERY)
