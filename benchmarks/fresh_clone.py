@@ -55,6 +55,16 @@ def sample_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def add_fairface(parser: argparse.ArgumentParser) -> None:
+    """--fairface: the folder scored as evaluate.external, fairface-540 by default."""
+    parser.add_argument(
+        "--fairface",
+        type=Path,
+        default=REPO.parent / "shared/data/fairface-540.zip",
+        help="scored as evaluate.external: fairface-540's zip or a folder laid out as it",
+    )
+
+
 def add_overrides(parser: argparse.ArgumentParser) -> None:
     """--set KEY=VALUE, repeatable: params.yaml keys (dotted) replaced for a smaller run."""
     parser.add_argument(

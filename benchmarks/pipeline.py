@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 from fresh_clone import (
-    REPO,
+    add_fairface,
     add_overrides,
     fresh_clone,
     overridden,
@@ -176,12 +176,7 @@ def main() -> None:
     parser.add_argument(
         "--precision", action="store_true", help="the sample end to end in float32 and in auto"
     )
-    parser.add_argument(
-        "--fairface",
-        type=Path,
-        default=REPO.parent / "shared/data/fairface-540.zip",
-        help="scored as evaluate.external: fairface-540's zip or a folder laid out as it",
-    )
+    add_fairface(parser)
     add_overrides(parser)
     args = parser.parse_args()
     print_machine()

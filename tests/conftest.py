@@ -340,6 +340,20 @@ def write_faces(root: Path, per_class: int = 6) -> Path:
     return root
 
 
+def write_utkface(
+    root: Path, groups: list[tuple[int, int, int]], per_group: int, size: int = 40
+) -> Path:
+    """root/<age>_<gender>_<race>_<date>.jpg.chip.jpg, as UTKFace names its faces: per_group
+    generated images (each unlike every other) for each (age, gender, race) of groups."""
+    root.mkdir(parents=True)
+    for n, (age, gender, race) in enumerate(groups):
+        for i in range(per_group):
+            shade = (20 * n % 250, 40 * i + 30 * gender, 60 * race + age)
+            name = f"{age}_{gender}_{race}_2017010{n:03d}{i:04d}.jpg.chip.jpg"
+            (root / name).write_bytes(image_bytes(shade, "JPEG", size=size))
+    return root
+
+
 def zip_folder(folder: Path, archive: Path, prefix: str = "") -> Path:
     """archive holding everything under folder (folders too, as zip tools write them), each by
     prefix + its path relative to folder, in sorted order."""

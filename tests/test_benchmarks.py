@@ -19,7 +19,7 @@ import pytest
 
 from genderface.data.demo import write_demo
 from genderface.params import Params
-from tests.conftest import REPO, require_sample, write_faces, zip_folder
+from tests.conftest import REPO, require_sample, write_faces, write_utkface, zip_folder
 
 NUMBER = r"(-?\d+(?:\.\d+)?)"
 MACHINE = r"machine: .+, \d+ cores, bfloat16 (yes|no), TensorFlow \S+, Keras \S+"
@@ -259,6 +259,33 @@ def test_pipeline_precision_runs_the_params_set(tmp_path: Path, tiny_params: Par
     }
     assert min(seconds.values()) > 0
     assert re.search(r"^auto trained under (float32|mixed_bfloat16);", output, re.MULTILINE)
+
+
+@pytest.mark.slow  # two tiny experiments in a fresh clone, the second of two sources
+def test_sources_scores_the_archive_alone_against_archive_and_utkface(
+    tmp_path: Path, tiny_params: Params
+) -> None:
+    args = tiny_pipeline(tmp_path, tiny_params)
+    utkface = write_utkface(tmp_path / "utk", [(30, g, r) for g in (0, 1) for r in (0, 1)], 15)
+    archive = args[args.index("--sample") + 1]
+    args = [arg for arg in args if arg not in ("--sample", archive)]
+    output = run(
+        "sources.py", "--archive", archive, "--utkface", str(utkface), "--rate-seconds", "0",
+        *args, cwd=tmp_path,
+    )  # fmt: skip
+    assert "train.balance [], train.class_weights balanced, " in parameters(output)
+    for name in ("archive-only", "sources"):
+        assert figures(rf"^{name}: {NUMBER} min end to end$", output)[0] > 0
+    assert re.search(r"^\s+32\s+[\d.]+\s+1\.00x", output, re.MULTILINE), output  # the rate
+    # The archive's test images are the same in both runs: every one of them is paired, and the
+    # sources run's UTKFace test images are its only extra ones.
+    left_out = figures(rf"; {NUMBER} of A's and {NUMBER} of B's were left out\.$", output)
+    assert left_out[0] == 0 and left_out[1] > 0
+    # UTKFace joined the second run only: race groups exist there, as generated
+    races = re.search(r"^\| utkface test worst race's .+ \| (.+) \| (.+) \|$", output, re.M)
+    assert races and races[1] == "-" and races[2].split()[0] in ("White", "Black"), output
+    table = output[output.index("sources: test split by race") :]
+    assert sorted(re.findall(r"^\| (\w+) \| \d+ \| 0\.", table, re.M)) == ["Black", "White"]
 
 
 @pytest.mark.slow  # starts `genderface predict` eight times, four of them with TensorFlow

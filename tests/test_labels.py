@@ -13,7 +13,7 @@ from genderface.data.validate import validate
 from genderface.errors import GenderfaceError
 from genderface.params import SourceParams, SplitParams
 
-from .conftest import image_bytes, write_faces
+from .conftest import image_bytes, write_faces, write_utkface
 
 SPLIT = SplitParams(seed=42, train=0.7, test=0.2, validation=0.1)
 
@@ -31,18 +31,10 @@ def _source(labels: str, labels_file: str = "", source: str = "path") -> SourceP
 
 
 def _utkface_folder(root, per_group: int = 6):
-    """root/<age>_<gender>_<race>_<date>.jpg.chip.jpg over two ages, both genders, two races,
-    plus two names that carry no label."""
-    root.mkdir(parents=True)
-    n = 0
-    for age in (1, 75):
-        for gender in (0, 1):
-            for race in (1, 2):
-                for i in range(per_group):
-                    n += 1
-                    shade = (10 * race + i, 100 + age, 60 * gender)
-                    name = f"{age}_{gender}_{race}_2017011{n:07d}.jpg.chip.jpg"
-                    (root / name).write_bytes(image_bytes(shade, "JPEG"))
+    """UTKFace names over two ages, both genders, two races, plus two names that carry no
+    label."""
+    groups = [(age, gender, race) for age in (1, 75) for gender in (0, 1) for race in (1, 2)]
+    write_utkface(root, groups, per_group)
     (root / "39_1_20170116174525125.jpg.chip.jpg").write_bytes(image_bytes((1, 1, 1), "JPEG"))
     (root / "61_3_20170109150557335.jpg.chip.jpg").write_bytes(image_bytes((2, 2, 2), "JPEG"))
     return root

@@ -9,7 +9,7 @@ import pytest
 
 from genderface.data.manifests import read_manifest
 
-from .conftest import Project, image_bytes
+from .conftest import Project, image_bytes, write_utkface
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +22,7 @@ MALFORMED = ["39_1_20170116174525125.jpg.chip.jpg", "61_3_0_20170109150557335.jp
 def _utkface(folder, copy_of: bytes) -> None:
     """Five faces per age x gender x race, two malformed names, and a copy of an archive image
     (filed as a woman: the demo archive's image it copies is one)."""
-    folder.mkdir(parents=True)
-    for n, (age, gender, race) in enumerate(UTKFACE_GROUPS):
-        for i in range(5):
-            shade = (20 * n % 250, 40 * i + 30 * gender, 60 * race + age)
-            name = f"{age}_{gender}_{race}_2017010{n:03d}{i:04d}.jpg.chip.jpg"
-            (folder / name).write_bytes(image_bytes(shade, "JPEG", size=48))
+    write_utkface(folder, UTKFACE_GROUPS, per_group=5, size=48)
     for k, name in enumerate(MALFORMED):
         (folder / name).write_bytes(image_bytes((250, k, 250), "JPEG", size=48))
     (folder / "30_1_0_20170199999999999.jpg.chip.jpg").write_bytes(copy_of)
