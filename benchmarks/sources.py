@@ -109,12 +109,18 @@ def training_rate(size: int, overrides: list[str], seconds: float, train_images:
     print("\n".join(f"  {line}" for line in output.splitlines()))
 
 
-def worst(groups: dict, key: str, highest: bool = False) -> tuple[str, dict]:
-    """The group (name, scores) with the lowest value of key (or the highest)."""
-    scored = {name: g for name, g in groups.items() if isinstance(g, dict) and key in g}
-    pick = max if highest else min
-    name = pick(scored, key=lambda n: scored[n][key])
-    return name, scored[name]
+def scored(groups: dict) -> dict[str, dict]:
+    """An attribute's groups by name: not its largest_gap or left_out entries."""
+    return {
+        name: group for name, group in groups.items() if isinstance(group, dict) and "n" in group
+    }
+
+
+def worst(groups: dict, key: str) -> tuple[str, dict]:
+    """The group (name, scores) with the lowest value of key, of those that have it."""
+    having = {name: group for name, group in scored(groups).items() if key in group}
+    name = min(having, key=lambda n: having[n][key])
+    return name, having[name]
 
 
 def wilson(scores: dict, key: str) -> str:
@@ -125,8 +131,7 @@ def worst_error(ages: dict) -> str:
     """The largest error of one class within one age group, with its interval."""
     rows = {
         (name, label): scores
-        for name, scores in ages.items()
-        if isinstance(scores, dict)
+        for name, scores in scored(ages).items()
         for label in ("man", "woman")
         if f"{label}_error" in scores
     }
@@ -135,7 +140,8 @@ def worst_error(ages: dict) -> str:
 
 
 def target_rows(scores: dict[str, dict], minutes: dict[str, float], first: str) -> list[str]:
-    """A markdown table: each run against each goal."""
+    """A markdown table: each run of scores (in its order) against each goal."""
+    runs = list(scores)
 
     def archive_test(run: str) -> dict:
         test = scores[run]["test"]
@@ -169,36 +175,37 @@ def target_rows(scores: dict[str, dict], minutes: dict[str, float], first: str) 
         (f"{SECOND} test worst race's balanced accuracy >= {WORST_RACE_BALANCED:.2f}", race),
         (
             f"end to end, minutes (<= {MINUTES} at {REFERENCE_RATE} img/s at 32 px)",
-            lambda run: f"{minutes[run]:.1f}",
+            lambda run: f"{minutes[run]:.1f}" if run in minutes else "-",
         ),
     ]
-    lines = [f"| goal | {' | '.join(RUNS)} |", "|---|---|---|"]
-    lines += [f"| {goal} | {' | '.join(value(run) for run in RUNS)} |" for goal, value in goals]
+    lines = [f"| goal | {' | '.join(runs)} |", f"|---|{'---|' * len(runs)}"]
+    lines += [f"| {goal} | {' | '.join(value(run) for run in runs)} |" for goal, value in goals]
     return lines
 
 
 def group_rows(scores: dict[str, dict]) -> list[str]:
-    """fairface-540 by age for both runs, then the sources run's test split by race and age."""
+    """fairface-540 by age for every run of scores, then the last run's test split by race and
+    age."""
+    runs = list(scores)
     lines = ["fairface-540 by age: accuracy, man error, woman error (Wilson 95%)", ""]
-    lines += [f"| age | {' | '.join(RUNS)} |", "|---|---|---|"]
-    ages = scores[RUNS[0]]["external"]["groups"]["age"]
-    for age, group in ages.items():
-        if isinstance(group, dict):
-            cells = [
-                ", ".join(
-                    wilson(scores[run]["external"]["groups"]["age"][age], key)
-                    for key in ("accuracy", "man_error", "woman_error")
-                )
-                for run in RUNS
-            ]
-            lines.append(f"| {age} (n {group['n']}) | {' | '.join(cells)} |")
+    lines += [f"| age | {' | '.join(runs)} |", f"|---|{'---|' * len(runs)}"]
+    ages = scores[runs[0]]["external"]["groups"]["age"]
+    for age, group in scored(ages).items():
+        cells = [
+            ", ".join(
+                wilson(scores[run]["external"]["groups"]["age"][age], key)
+                for key in ("accuracy", "man_error", "woman_error")
+            )
+            for run in runs
+        ]
+        lines.append(f"| {age} (n {group['n']}) | {' | '.join(cells)} |")
     for attribute in ("race", "age"):
-        groups = scores[RUNS[1]]["test"].get("groups", {}).get(attribute, {})
-        lines += ["", f"{RUNS[1]}: test split by {attribute}: balanced accuracy (95%)", ""]
+        groups = scores[runs[-1]]["test"].get("groups", {}).get(attribute, {})
+        lines += ["", f"{runs[-1]}: test split by {attribute}: balanced accuracy (95%)", ""]
         lines += ["| group | images | balanced accuracy | man error | woman error |"]
         lines += ["|---|---|---|---|---|"]
-        for name, group in groups.items():
-            if isinstance(group, dict) and "balanced_accuracy" in group:
+        for name, group in scored(groups).items():
+            if "balanced_accuracy" in group:
                 lines.append(
                     f"| {name} | {group['n']} | {wilson(group, 'balanced_accuracy')} | "
                     f"{group['man_error']:.3f} | {group['woman_error']:.3f} |"
