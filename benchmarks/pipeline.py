@@ -143,6 +143,13 @@ def precision_comparison(sample: Path, fairface: Path, overrides: list[str]) -> 
         print(card[card.index("## External folder") : card.index("## Intended use")])
 
 
+def scored(groups: dict) -> dict[str, dict]:
+    """An attribute's groups by name: not its largest_gap or left_out entries."""
+    return {
+        name: group for name, group in groups.items() if isinstance(group, dict) and "n" in group
+    }
+
+
 def with_interval(scores: dict, name: str) -> str:
     interval = scores[f"{name}_ci"]
     return f"{scores[name]:.3f} ({interval['low']:.3f}-{interval['high']:.3f})"
@@ -159,9 +166,7 @@ def external_scores(external: dict) -> str:
     ]
     for attribute, groups in external.get("groups", {}).items():
         rows = sorted(
-            (scores["accuracy"], group, scores)
-            for group, scores in groups.items()
-            if group not in ("largest_gap", "left_out")  # the attribute's gap and its count
+            (scores["accuracy"], group, scores) for group, scores in scored(groups).items()
         )
         shown = [
             f"{group} {value:.3f} ({scores['accuracy_low']:.3f}-{scores['accuracy_high']:.3f})"

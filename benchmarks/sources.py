@@ -37,7 +37,7 @@ from fresh_clone import (
     project_env,
     unpacked,
 )
-from pipeline import flat, shown, timed, with_interval
+from pipeline import flat, scored, shown, timed, with_interval
 
 SECOND = "utkface"
 RUNS = ("archive-only", "sources")
@@ -107,13 +107,6 @@ def training_rate(size: int, overrides: list[str], seconds: float, train_images:
     ).stdout  # fmt: skip
     print("training rate, benchmarks/train_step.py (its machine line, its parameters, its table):")
     print("\n".join(f"  {line}" for line in output.splitlines()))
-
-
-def scored(groups: dict) -> dict[str, dict]:
-    """An attribute's groups by name: not its largest_gap or left_out entries."""
-    return {
-        name: group for name, group in groups.items() if isinstance(group, dict) and "n" in group
-    }
 
 
 def worst(groups: dict, key: str) -> tuple[str, dict]:
