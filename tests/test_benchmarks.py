@@ -271,12 +271,15 @@ def test_sources_scores_the_archive_alone_against_archive_and_utkface(
     args = [arg for arg in args if arg not in ("--sample", archive)]
     output = run(
         "sources.py", "--archive", archive, "--utkface", str(utkface), "--rate-seconds", "0",
-        *args, cwd=tmp_path,
+        *args, "--set", "data.image_size=40", cwd=tmp_path,
     )  # fmt: skip
+    assert "data.image_size 40, " in parameters(output)
     assert "train.balance [], train.class_weights balanced, " in parameters(output)
     for name in ("archive-only", "sources"):
         assert figures(rf"^{name}: {NUMBER} min end to end$", output)[0] > 0
-    assert re.search(r"^\s+32\s+[\d.]+\s+1\.00x", output, re.MULTILINE), output  # the rate
+    # the rate at the goal's reference size, then at the runs' own
+    rates = re.findall(r"^\s+(\d+)\s+[\d.]+\s+([\d.]+)x", output, re.MULTILINE)
+    assert [size for size, _ratio in rates] == ["32", "40"] and rates[0][1] == "1.00", output
     # The archive's test images are the same in both runs: every one of them is paired, and the
     # sources run's UTKFace test images are its only extra ones.
     left_out = figures(rf"; {NUMBER} of A's and {NUMBER} of B's were left out\.$", output)
