@@ -5,8 +5,8 @@ TensorFlow) and the exported one (models/model.tflite, LiteRT, the default).
                                  [--image-size 32]
 
 The model is the committed params' (their recipe's VGG16 + head, batch-normalised under the
-default scratch recipe) built untrained at --image-size (32 px, the committed size; speed does
-not depend on the weights), saved by the train stage's save_classifier and converted by the
+default scratch recipe) built untrained at --image-size (32 px by default; speed does not
+depend on the weights), saved by the train stage's save_classifier and converted by the
 export stage's convert. The machine line comes first, then the model and the counts as built and
 extracted. Every measurement runs the installed `genderface` command of this venv as a new
 process and times it from start to exit, so imports count:
